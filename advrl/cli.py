@@ -1,0 +1,167 @@
+"""The ``advrl`` command: list environments and run benchmarks.
+
+Flags come from typed dataclasses; each field's ``help`` becomes its ``--help`` text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _help(text: str, **kw):
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class AttacksArgs:
+    """Run policies against observation attacks and write CSV, Markdown and PNG reports."""
+
+    envs: list[str] = _help(
+        "env ids; every zoo policy trained on one is attacked", default_factory=list
+    )
+    policies: list[str] = _help(
+        "zoo policy names (added to those picked by --envs)", default_factory=list
+    )
+    attacks: list[str] = _help(
+        "attack names",
+        default_factory=lambda: ["uniform", "gaussian", "fgsm", "pgd", "mad", "critic"],
+    )
+    eps: list[float] = _help("budgets (default: each env's standard eps)", default_factory=list)
+    norm: str = _help("linf or l2", default="linf")
+    episodes: int = _help("episodes per cell", default=50)
+    seeds: list[int] = _help("evaluation seeds", default_factory=lambda: [0])
+    n_envs: int = _help("parallel envs per cell (one batched attack per step)", default=10)
+    out: Path = _help(
+        "run directory (rerun the same command to resume)", default=Path("runs/attacks")
+    )
+    backend: str = _help("local (process pool) or ray", default="local")
+    address: str | None = _help("Ray cluster address (ray backend)", default=None)
+    workers: int | None = _help("parallel cells (default: all cores)", default=None)
+
+
+@dataclass
+class QuickArgs:
+    """The main job: shipped HalfCheetah and Hopper policies vs every attack at the standard eps."""
+
+    out: Path = _help("run directory", default=Path("runs/quick"))
+    episodes: int = _help("episodes per cell", default=10)
+    backend: str = _help("local (process pool) or ray", default="local")
+    workers: int | None = _help("parallel cells (default: all cores)", default=None)
+
+
+def _add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        kwargs: dict = {"help": f.metadata.get("help", "")}
+        origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType):  # X | None
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+            origin = typing.get_origin(hint)
+        if origin is list:
+            kwargs.update(nargs="+", type=typing.get_args(hint)[0])
+        else:
+            kwargs["type"] = hint
+        if f.default is not dataclasses.MISSING:
+            kwargs["default"] = f.default
+        else:
+            kwargs["default"] = f.default_factory()  # type: ignore[misc]  # fields always have one
+        if kwargs["default"] not in (None, []):
+            kwargs["help"] += f" (default: {kwargs['default']})"
+        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, **kwargs)
+
+
+def _parse(cls, ns: argparse.Namespace):
+    return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
+
+
+def cmd_list(_ns: argparse.Namespace) -> int:
+    import advrl.zoo
+    from advrl.registration import all_entries
+
+    width = max(len(e.id) for _, e in all_entries())
+    print("Environments (gym.make / pettingzoo.make('parallel', ...)):")
+    for kind, entry in all_entries():
+        print(f"  {entry.id:<{width}}  [{kind}] {entry.description}")
+    print("\nZoo policies (advrl.zoo.load):")
+    for name in advrl.zoo.names():
+        print(f"  {name}")
+    return 0
+
+
+def _run_and_report(cells, out: Path, backend: str, workers, address=None) -> int:
+    from advrl.bench import run_suite, write_reports
+
+    summary = run_suite(cells, out, backend=backend, workers=workers, address=address)
+    paths = write_reports(out)
+    print(paths["markdown"].read_text())
+    print(
+        f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed from the store, "
+        f"in {summary.seconds:.1f} s"
+    )
+    print("reports: " + ", ".join(str(p) for p in paths.values() if p.exists()))
+    return 0
+
+
+def cmd_attacks(ns: argparse.Namespace) -> int:
+    import advrl.zoo
+    from advrl.bench import attack_suite
+    from advrl.bench.cells import env_of
+
+    args: AttacksArgs = _parse(AttacksArgs, ns)
+    policies = list(args.policies)
+    for env in args.envs:
+        matching = [p for p in advrl.zoo.names() if env_of(p) == env]
+        if not matching:
+            raise SystemExit(f"error: no zoo policy for env {env!r}; zoo: {advrl.zoo.names()}")
+        policies += matching
+    if not policies:
+        raise SystemExit("error: give --envs or --policies")
+    cells = attack_suite(
+        list(dict.fromkeys(policies)), args.attacks, args.eps or None, args.seeds,
+        args.episodes, args.n_envs, args.norm,
+    )  # fmt: skip
+    return _run_and_report(cells, args.out, args.backend, args.workers, args.address)
+
+
+def cmd_quick(ns: argparse.Namespace) -> int:
+    from advrl.bench.cells import CONTINUOUS_ATTACKS, attack_suite
+
+    args: QuickArgs = _parse(QuickArgs, ns)
+    cells = attack_suite(
+        ["ppo-halfcheetah", "ppo-hopper"], list(CONTINUOUS_ATTACKS), episodes=args.episodes
+    )
+    return _run_and_report(cells, args.out, args.backend, args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="advrl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print every advrl env id and zoo policy").set_defaults(fn=cmd_list)
+    bench = sub.add_parser("bench", help="run a benchmark suite").add_subparsers(
+        dest="suite", required=True
+    )
+    for name, cls, fn in (("attacks", AttacksArgs, cmd_attacks), ("quick", QuickArgs, cmd_quick)):
+        p = bench.add_parser(name, help=cls.__doc__, description=cls.__doc__)
+        _add_dataclass_args(p, cls)
+        p.set_defaults(fn=fn)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    try:
+        return ns.fn(ns)
+    except (ValueError, KeyError, ImportError) as err:
+        print(f"advrl: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Every ``advrl/...`` environment id, registered on ``import advrl``.
+
+Gym ids go to Gymnasium's registry and multi-agent ids to PettingZoo's parallel registry,
+both under the ``advrl/`` namespace, with lazy ``"module:attr"`` entry points so importing
+advrl never imports MuJoCo, nle or torch models it does not need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+NAMESPACE = "advrl"
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered id and the one-line description ``advrl list`` prints."""
+
+    id: str
+    entry_point: str
+    description: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    max_episode_steps: int | None = None
+
+
+GYM_ENVS: tuple[EnvEntry, ...] = (
+    EnvEntry(
+        "advrl/PerturbedObservation-v0",
+        "advrl.attacks.make_env:perturbed_observation_env",
+        "any Box-observation task under an observation attack on a zoo victim "
+        "(kwargs: env_id, attack, eps, norm, victim, space)",
+    ),
+)
+
+PARALLEL_ENVS: tuple[EnvEntry, ...] = ()
+"""Multi-agent (PettingZoo parallel) ids; the two-player issues add their envs here."""
+
+
+def register_parallel(entries: tuple[EnvEntry, ...]) -> None:
+    """Add entries to PettingZoo's parallel registry (skipping ids already there)."""
+    import pettingzoo
+
+    for entry in entries:
+        if entry.id not in pettingzoo.parallel_registry:
+            pettingzoo.register(
+                "parallel", entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs)
+            )
+
+
+def register_all() -> None:
+    """Register every advrl id; safe to call more than once."""
+    for entry in GYM_ENVS:
+        if entry.id not in gym.registry:
+            gym.register(
+                id=entry.id,
+                entry_point=entry.entry_point,
+                kwargs=dict(entry.kwargs),
+                max_episode_steps=entry.max_episode_steps,
+            )
+    register_parallel(PARALLEL_ENVS)
+
+
+def all_entries() -> list[tuple[str, EnvEntry]]:
+    """``(kind, entry)`` for every id, kind ``"gym"`` or ``"parallel"``."""
+    return [("gym", e) for e in GYM_ENVS] + [("parallel", e) for e in PARALLEL_ENVS]

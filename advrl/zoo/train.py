@@ -1,0 +1,136 @@
+"""Train a zoo policy and write its checkpoint and card.
+
+The exact command that produced each shipped checkpoint is recorded in its card::
+
+    python -m advrl.zoo.train --env HalfCheetah-v5 --name ppo-halfcheetah --steps 2000000 --seed 0
+
+PPO (SB3) with observation and reward normalisation; the observation statistics are frozen
+into the checkpoint so attacks can work in the normalised space (SA-PPO protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import stable_baselines3
+import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecNormalize
+
+from advrl.zoo import ZOO_DIR, load_file
+from advrl.zoo.checkpoint import ObsStats, atomic_write_bytes, save_checkpoint
+
+# Small networks keep each checkpoint far below 1 MB; large batches keep CPU training fast.
+PPO_MUJOCO = dict(
+    n_steps=512,
+    batch_size=256,
+    n_epochs=10,
+    learning_rate=3e-4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    clip_range=0.2,
+    ent_coef=0.0,
+    policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=th.nn.Tanh),
+)
+PPO_CLASSIC = dict(
+    n_steps=256,
+    batch_size=256,
+    n_epochs=10,
+    learning_rate=1e-3,
+    gamma=0.98,
+    gae_lambda=0.8,
+    clip_range=0.2,
+    ent_coef=0.0,
+    policy_kwargs=dict(net_arch=dict(pi=[32, 32], vf=[32, 32]), activation_fn=th.nn.Tanh),
+)
+
+
+def train(env_id: str, name: str, steps: int, seed: int, n_envs: int, out_dir: Path) -> dict:
+    th.set_num_threads(1)
+    classic = gym.spec(env_id).entry_point.startswith("gymnasium.envs.classic_control")
+    hparams = PPO_CLASSIC if classic else PPO_MUJOCO
+    venv = VecNormalize(make_vec_env(env_id, n_envs=n_envs, seed=seed), clip_obs=10.0)
+    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hparams)
+    start = time.perf_counter()
+    model.learn(steps, progress_bar=False)
+    train_seconds = time.perf_counter() - start
+
+    ckpt_path = out_dir / f"{name}.safetensors"
+    save_checkpoint(
+        ckpt_path,
+        algo="PPO",
+        env_id=env_id,
+        policy=model.policy,
+        policy_kwargs=hparams["policy_kwargs"],
+        obs_stats=ObsStats(
+            mean=venv.obs_rms.mean,
+            var=venv.obs_rms.var,
+            clip_obs=venv.clip_obs,
+            epsilon=venv.epsilon,
+        ),
+    )
+    # Measure the clean return on the file we ship, not on the in-memory model.
+    zoo_policy = load_file(ckpt_path, name=name)
+    eval_seed = 10_000 + seed
+    returns, lengths = evaluate_policy(
+        zoo_policy.model,
+        zoo_policy.make_vec_env(n_envs=10, seed=eval_seed),
+        n_eval_episodes=50,
+        deterministic=True,
+        return_episode_rewards=True,
+    )
+    card = {
+        "name": name,
+        "env_id": env_id,
+        "algo": "PPO",
+        "command": "python -m advrl.zoo.train " + shlex.join(sys.argv[1:]),
+        "seed": seed,
+        "total_timesteps": steps,
+        "n_envs": n_envs,
+        "hyperparameters": {k: v for k, v in hparams.items() if k != "policy_kwargs"},
+        "net_arch": hparams["policy_kwargs"]["net_arch"],
+        "clean_return": {
+            "episodes": len(returns),
+            "deterministic": True,
+            "eval_seed": eval_seed,
+            "mean": float(np.mean(returns)),
+            "std": float(np.std(returns)),
+            "mean_length": float(np.mean(lengths)),
+        },
+        "train_seconds": round(train_seconds, 1),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": th.__version__,
+            "stable_baselines3": stable_baselines3.__version__,
+            "gymnasium": gym.__version__,
+        },
+    }
+    atomic_write_bytes(ckpt_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
+    return card
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", required=True, help="Gymnasium env id, e.g. Hopper-v5")
+    parser.add_argument("--name", required=True, help="zoo name, e.g. ppo-hopper")
+    parser.add_argument("--steps", type=int, required=True, help="total environment steps")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=ZOO_DIR, help="output folder")
+    args = parser.parse_args(argv)
+    card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out)
+    print(json.dumps(card["clean_return"]), f"in {card['train_seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Wrappers that apply an observation attack: one Gymnasium env, or an SB3 VecEnv.
+
+Both keep the clean observation in ``info["obs_clean"]`` and the perturbation size (in the
+attack's space and norm) in ``info["attack_norm"]``. By default the budget lives in the
+policy's *normalised* input space (SA-PPO protocol) and raw observations are handed back,
+so the stack ``VecNormalize(VecPerturbObservation(raw_venv))`` is what the victim sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from advrl.attacks.apply import attack_raw_batch, check_space
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
+
+
+def _attack_seed(seed: int) -> int:
+    """Derive the attack generator's seed from an env seed without touching the env's RNG."""
+    return int(np.random.SeedSequence([seed, 0xA77AC]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def _check_box(space: gym.Space) -> gym.spaces.Box:
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"observation attacks need a Box observation space, got {space}")
+    return space
+
+
+class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Perturb every observation with an attack on a fixed victim.
+
+    Args:
+        env: env whose (raw) observations the victim consumes.
+        attack: an :class:`~advrl.types.ObservationAttack`, e.g. ``PGD(eps=0.075)``.
+        policy: the victim (:func:`advrl.policies.from_sb3`).
+        space: ``"normalized"`` (budget in the policy's input space) or ``"raw"``.
+        seed: seed of the attack's generator; ``reset(seed=s)`` reseeds it from ``s``.
+
+    Example:
+        >>> import gymnasium as gym, torch as th
+        >>> from advrl.attacks import PerturbObservation, UniformNoise
+        >>> from advrl.testing import LinearPolicy
+        >>> env = PerturbObservation(gym.make("CartPole-v1"), UniformNoise(0.05),
+        ...                          LinearPolicy(th.ones(2, 4), discrete=True))
+        >>> obs, info = env.reset(seed=0)
+        >>> bool(info["attack_norm"] <= 0.05)
+        True
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        attack: ObservationAttack,
+        policy: TorchPolicy,
+        space: AttackSpace = "normalized",
+        seed: int | None = None,
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, attack=attack, policy=policy, space=space, seed=seed
+        )
+        gym.Wrapper.__init__(self, env)
+        self.obs_box = _check_box(env.observation_space)
+        if tuple(policy.observation_space.shape) != tuple(self.obs_box.shape):
+            raise ValueError(
+                f"policy expects observations of shape {policy.observation_space.shape}, "
+                f"the env emits {self.obs_box.shape}"
+            )
+        self.attack = attack
+        self.policy = policy
+        self.space = check_space(space)
+        self.generator = th.Generator()
+        if seed is not None:
+            self.generator.manual_seed(_attack_seed(seed))
+
+    def _perturb(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        batch = attack_raw_batch(
+            obs[None], self.attack, self.policy, self.generator, self.obs_box, self.space
+        )
+        info["obs_clean"] = obs
+        info["attack_norm"] = float(batch.norms[0])
+        return batch.obs[0]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self.generator.manual_seed(_attack_seed(seed))
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._perturb(obs, info), info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return self._perturb(obs, info), reward, terminated, truncated, info
+
+
+class VecPerturbObservation(VecEnvWrapper):
+    """The VecEnv version of :class:`PerturbObservation`: one batched attack for all envs.
+
+    Put it *below* a frozen ``VecNormalize`` (it emits raw observations). With the same
+    generator seed and one env it produces exactly what :class:`PerturbObservation` does.
+
+    Example:
+        >>> import gymnasium as gym, torch as th
+        >>> from stable_baselines3.common.vec_env import DummyVecEnv
+        >>> from advrl.attacks import VecPerturbObservation, UniformNoise
+        >>> from advrl.testing import LinearPolicy
+        >>> venv = DummyVecEnv([lambda: gym.make("CartPole-v1")] * 3)
+        >>> venv = VecPerturbObservation(venv, UniformNoise(0.05),
+        ...                              LinearPolicy(th.ones(2, 4), discrete=True), seed=0)
+        >>> venv.reset().shape
+        (3, 4)
+    """
+
+    def __init__(
+        self,
+        venv: VecEnv,
+        attack: ObservationAttack,
+        policy: TorchPolicy,
+        space: AttackSpace = "normalized",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(venv)
+        self.obs_box = _check_box(venv.observation_space)
+        if tuple(policy.observation_space.shape) != tuple(self.obs_box.shape):
+            raise ValueError(
+                f"policy expects observations of shape {policy.observation_space.shape}, "
+                f"the env emits {self.obs_box.shape}"
+            )
+        self.attack = attack
+        self.policy = policy
+        self.space = check_space(space)
+        self.generator = th.Generator()
+        if seed is not None:
+            self.generator.manual_seed(_attack_seed(seed))
+        self.last_norms = np.zeros(self.num_envs)
+        self.last_clean: np.ndarray | None = None
+
+    def seed(self, seed: int | None = None):
+        if seed is not None:
+            self.generator.manual_seed(_attack_seed(seed))
+        return self.venv.seed(seed)
+
+    def _perturb(self, obs: np.ndarray) -> np.ndarray:
+        batch = attack_raw_batch(
+            obs, self.attack, self.policy, self.generator, self.obs_box, self.space
+        )
+        self.last_clean, self.last_norms = obs, batch.norms
+        return batch.obs
+
+    def reset(self) -> np.ndarray:
+        return self._perturb(self.venv.reset())
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        adv = self._perturb(obs)
+        for i, info in enumerate(infos):
+            info["obs_clean"] = obs[i]
+            info["attack_norm"] = float(self.last_norms[i])
+        return adv, rewards, dones, infos
