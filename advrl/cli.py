@@ -131,12 +131,10 @@ def cmd_attacks(ns: argparse.Namespace) -> int:
 
 
 def cmd_quick(ns: argparse.Namespace) -> int:
-    from advrl.bench.cells import CONTINUOUS_ATTACKS, attack_suite
+    from advrl.bench import quick_suite
 
     args: QuickArgs = _parse(QuickArgs, ns)
-    cells = attack_suite(
-        ["ppo-halfcheetah", "ppo-hopper"], list(CONTINUOUS_ATTACKS), episodes=args.episodes
-    )
+    cells = quick_suite(episodes=args.episodes)
     return _run_and_report(cells, args.out, args.backend, args.workers)
 
 

@@ -98,6 +98,11 @@ class _SB3Policy:
         self.normalizer = normalizer
         model.policy.set_training_mode(False)
 
+    def __deepcopy__(self, memo: dict) -> _SB3Policy:
+        # A victim is shared, never copied: env specs deep-copy wrapper kwargs on every
+        # access, and a copy of the model would silently detach attack from victim.
+        return self
+
     @property
     def is_discrete(self) -> bool:
         return isinstance(self.action_space, gym.spaces.Discrete)
@@ -206,6 +211,9 @@ class RawInputPolicy:
         space = policy.observation_space
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, space.shape, np.float32)
 
+    def __deepcopy__(self, memo: dict) -> RawInputPolicy:
+        return self  # shared like the policy it wraps
+
     @property
     def is_discrete(self) -> bool:
         return self.inner.is_discrete
@@ -285,6 +293,12 @@ class NoVictim:
 
     def unnormalize(self, obs: th.Tensor) -> th.Tensor:
         return obs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoVictim) and other.observation_space == self.observation_space
+
+    def __hash__(self) -> int:
+        return hash(self.observation_space.shape)
 
     def _missing(self, *_args):
         raise ValueError(

@@ -1,18 +1,21 @@
-"""Apply an attack to a batch of raw env observations (shared by both wrappers)."""
+"""Apply an attack to batches of raw env observations (the engine of both wrappers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
 import torch as th
-from advrl.attacks.balls import sample_norm
 
+from advrl.attacks.balls import sample_norm
+from advrl.attacks.noise import NoiseAttack
 from advrl.policies import RawInputPolicy
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 
 SPACES: tuple[AttackSpace, ...] = ("normalized", "raw")
+NOISE_BLOCK = 256
+"""Steps of victim-free noise drawn per generator call."""
 
 
 def check_space(space: str) -> AttackSpace:
@@ -26,46 +29,98 @@ def victim_view(policy: TorchPolicy, space: AttackSpace) -> TorchPolicy:
     return RawInputPolicy(policy) if space == "raw" else policy
 
 
-@dataclass(frozen=True)
-class AttackedBatch:
+class AttackedBatch(NamedTuple):  # a NamedTuple: built on every env step, so kept cheap
     obs: np.ndarray
     """Perturbed raw observations, same shape and dtype as the clean ones."""
     norms: np.ndarray
     """Perturbation size per sample in the attack's space and norm, shape (batch,)."""
 
 
-def attack_raw_batch(
-    raw_obs: np.ndarray,
-    attack: ObservationAttack,
-    policy: TorchPolicy,
-    generator: th.Generator | None,
-    obs_space: gym.spaces.Box,
-    space: AttackSpace = "normalized",
-) -> AttackedBatch:
-    """Perturb raw env observations in ``space`` and hand raw observations back.
+def all_finite(x: np.ndarray) -> bool:
+    """``np.isfinite(x).all()``, with a fast path: a finite dot product means finite values."""
+    flat = x.reshape(-1)
+    return bool(np.isfinite(flat @ flat)) or bool(np.isfinite(flat).all())
+
+
+class ObservationAttacker:
+    """Perturbs raw observation batches in the attack's space and hands raw ones back.
 
     The perturbation found in the policy's input space is mapped back to the raw space and
-    added to the untouched clean observation (so clean coordinates keep full precision),
-    then clipped to the observation space's bounds so the env contract holds.
-
-    Args:
-        raw_obs: shape (batch, *obs_shape), as the env emits them.
+    added to the untouched clean observation (clean coordinates keep full precision), then
+    clipped to the observation space's bounds so the env contract holds; ``norms`` measure
+    what was applied. Victim-free noise is drawn ``NOISE_BLOCK`` steps at a time and mapped
+    to raw units with the normaliser's per-coordinate scale (normalisers are elementwise
+    affine), which keeps the per-step cost of noise attacks to a numpy add.
     """
-    if raw_obs.shape[1:] != obs_space.shape:
-        raise ValueError(
-            f"observation batch has shape {raw_obs.shape}; expected (batch, *{obs_space.shape})"
-        )
-    if not np.all(np.isfinite(raw_obs)):
-        raise ValueError("observation contains NaN or infinite values; cannot attack it")
-    raw_t = th.as_tensor(raw_obs, dtype=th.float32, device=policy.device)
-    view = victim_view(policy, space)
-    clean = view.normalize(raw_t)
-    adv = attack(clean, view, generator)
-    delta_raw = view.unnormalize(adv) - view.unnormalize(clean)
-    perturbed = raw_obs + delta_raw.detach().cpu().numpy().astype(raw_obs.dtype)
-    perturbed = np.clip(perturbed, obs_space.low, obs_space.high).astype(raw_obs.dtype)
-    # Measure what was actually applied (after clipping to the bounds), in the attack's space.
-    final = th.as_tensor(perturbed, dtype=th.float32, device=policy.device)
-    applied = view.normalize(final) - clean
-    norms = sample_norm(applied, attack.norm).cpu().numpy().astype(np.float64)
-    return AttackedBatch(obs=perturbed, norms=norms)
+
+    def __init__(
+        self,
+        attack: ObservationAttack,
+        policy: TorchPolicy,
+        obs_space: gym.spaces.Box,
+        space: AttackSpace,
+        generator: th.Generator,
+    ) -> None:
+        self.attack, self.policy, self.obs_space = attack, policy, obs_space
+        self.view = victim_view(policy, check_space(space))
+        self.generator = generator
+        self.bounded = bool(np.isfinite(obs_space.low).any() or np.isfinite(obs_space.high).any())
+        self._noise: np.ndarray | None = None  # (block, batch, *obs_shape), raw units
+        self._noise_norms: np.ndarray | None = None
+        self._next = 0
+        if isinstance(attack, NoiseAttack):
+            ones = th.ones((1, *obs_space.shape), device=policy.device)
+            scale = self.view.unnormalize(ones) - self.view.unnormalize(th.zeros_like(ones))
+            self._scale = scale[0].detach().cpu().double().numpy()
+
+    def reset_noise(self) -> None:
+        """Discard pre-drawn noise (after the generator is reseeded)."""
+        self._noise, self._next = None, 0
+
+    def __call__(self, raw_obs: np.ndarray) -> AttackedBatch:
+        """Attack ``raw_obs: shape (batch, *obs_shape)`` as the env emits them."""
+        if raw_obs.shape[1:] != self.obs_space.shape:
+            raise ValueError(
+                f"observation batch has shape {raw_obs.shape}; "
+                f"expected (batch, *{self.obs_space.shape})"
+            )
+        if not all_finite(raw_obs):
+            raise ValueError("observation contains NaN or infinite values; cannot attack it")
+        if self.attack.eps == 0.0:
+            return AttackedBatch(raw_obs, np.zeros(raw_obs.shape[0]))
+        if isinstance(self.attack, NoiseAttack):
+            delta_raw, norms = self._draw_noise(raw_obs.shape[0])
+        else:
+            delta_raw, norms = self._gradient_delta(raw_obs)
+        perturbed = (raw_obs + delta_raw).astype(raw_obs.dtype, copy=False)
+        if self.bounded:
+            perturbed = np.clip(perturbed, self.obs_space.low, self.obs_space.high)
+            norms = self._applied_norms(raw_obs, perturbed)
+        return AttackedBatch(perturbed, norms)
+
+    def _draw_noise(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._noise is None or self._next == len(self._noise) or self._noise.shape[1] != batch:
+            like = th.zeros((NOISE_BLOCK * batch, *self.obs_space.shape), dtype=th.float64)
+            delta = self.attack.sample(like, self.generator)  # type: ignore[attr-defined]
+            norms = sample_norm(delta, self.attack.norm).numpy()
+            self._noise = delta.numpy().reshape(NOISE_BLOCK, batch, *self.obs_space.shape)
+            self._noise = self._noise * self._scale
+            self._noise_norms = norms.reshape(NOISE_BLOCK, batch)
+            self._next = 0
+        i = self._next
+        self._next += 1
+        return self._noise[i], self._noise_norms[i]  # type: ignore[index]
+
+    def _gradient_delta(self, raw_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raw_t = th.as_tensor(raw_obs, dtype=th.float32, device=self.policy.device)
+        clean = self.view.normalize(raw_t)
+        adv = self.attack(clean, self.view, self.generator)
+        delta_raw = self.view.unnormalize(adv) - self.view.unnormalize(clean)
+        norms = sample_norm(adv - clean, self.attack.norm).detach().cpu().double().numpy()
+        return delta_raw.detach().cpu().numpy(), norms
+
+    def _applied_norms(self, raw_obs: np.ndarray, perturbed: np.ndarray) -> np.ndarray:
+        device = self.policy.device
+        clean = self.view.normalize(th.as_tensor(raw_obs, dtype=th.float32, device=device))
+        final = self.view.normalize(th.as_tensor(perturbed, dtype=th.float32, device=device))
+        return sample_norm(final - clean, self.attack.norm).cpu().double().numpy()

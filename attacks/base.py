@@ -6,8 +6,8 @@ import math
 from abc import ABC, abstractmethod
 
 import torch as th
-from advrl.attacks.balls import NORMS, project
 
+from advrl.attacks.balls import NORMS, project
 from advrl.policies import check_obs_batch
 from advrl.types import Norm, TorchPolicy
 
@@ -48,6 +48,14 @@ class Attack(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(eps={self.eps}, norm={self.norm!r})"
+
+    # Attacks are configurations: equal settings are the same attack (env specs compare
+    # wrapper kwargs when an env is rebuilt from its spec).
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
     def __call__(
         self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None = None

@@ -9,12 +9,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from advrl.attacks.wrappers import VecPerturbObservation
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from advrl.attacks.wrappers import VecPerturbObservation
 from advrl.policies import from_sb3
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 from advrl.zoo import ObsStats, ZooPolicy, frozen_vec_normalize

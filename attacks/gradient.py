@@ -1,7 +1,9 @@
 """Gradient attacks: FGSM, PGD, MAD (SGLD), critic and targeted-action PGD.
 
-All are batched: one forward/backward pass per step for the whole batch. Defaults follow
-the SA-PPO protocol (10 steps of size eps/10; ../shared/PAPERS.md "Observation attacks").
+All are batched: one forward/backward pass per step for the whole batch. All take 10 steps
+by default. MAD and the critic attack start next to the clean point and use the SA-PPO step
+eps/10 (../shared/PAPERS.md "Observation attacks"). PGD starts anywhere in the ball, so it
+uses Madry et al.'s 2.5 * eps / steps, which lets every coordinate cross the whole ball.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import math
 from collections.abc import Callable
 
 import torch as th
+
 from advrl.attacks import losses
 from advrl.attacks.balls import project, uniform_in_ball, unit_direction
 from advrl.attacks.base import Attack, check_positive_int
-
 from advrl.types import Norm, TorchPolicy
 
 Loss = Callable[[TorchPolicy, th.Tensor, losses.Reference], th.Tensor]
@@ -35,7 +37,7 @@ class PGD(Attack):
 
     Args:
         eps: ball radius (>= 0). norm: ``"linf"`` or ``"l2"``.
-        steps: gradient steps (default 10). step_size: default ``eps / steps``.
+        steps: gradient steps (default 10). step_size: default ``2.5 * eps / steps``.
         random_start: start from a uniform point in the ball (default True).
 
     Example:
@@ -50,6 +52,8 @@ class PGD(Attack):
 
     name = "pgd"
     loss: Loss = staticmethod(losses.action_deviation)
+    default_step_scale = 2.5
+    """Default step size is ``default_step_scale * eps / steps``."""
 
     def __init__(
         self,
@@ -63,7 +67,8 @@ class PGD(Attack):
         self.steps = check_positive_int(steps, "steps")
         if step_size is not None and (not math.isfinite(step_size) or step_size <= 0):
             raise ValueError(f"step_size must be a finite number > 0, got {step_size!r}")
-        self.step_size = step_size if step_size is not None else self.eps / self.steps
+        scale = type(self).default_step_scale
+        self.step_size = step_size if step_size is not None else scale * self.eps / self.steps
         self.random_start = random_start
 
     def __repr__(self) -> str:
@@ -150,6 +155,7 @@ class MAD(PGD):
 
     name = "mad"
     loss = staticmethod(losses.mad_divergence)
+    default_step_scale = 1.0
 
     def __init__(
         self,
@@ -193,6 +199,7 @@ class CriticAttack(PGD):
 
     name = "critic"
     loss = staticmethod(losses.negative_value)
+    default_step_scale = 1.0
 
     def start(self, obs: th.Tensor, generator: th.Generator | None) -> th.Tensor:
         return obs + uniform_in_ball(obs, self.step_size, self.norm, generator)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
+
 from advrl.attacks import GRADIENT_ATTACKS, make_attack
 from advrl.attacks.wrappers import PerturbObservation
-
 from advrl.policies import NoVictim
 
 
@@ -39,9 +40,17 @@ def perturbed_observation_env(
         if attack in GRADIENT_ATTACKS:
             raise ValueError(f"attack {attack!r} needs a victim: pass victim=<zoo name>")
         return PerturbObservation(env, built_attack, NoVictim(env.observation_space), "raw", seed)
+    victim_env, policy = _zoo_victim(victim)
+    if victim_env != env_id:
+        raise ValueError(f"victim {victim!r} was trained on {victim_env}, not {env_id}")
+    return PerturbObservation(env, built_attack, policy, space, seed)
+
+
+@lru_cache(maxsize=8)
+def _zoo_victim(name: str):
+    """Load each zoo victim once: every env of a vector env (and every env rebuilt from a
+    spec) shares the same read-only policy."""
     import advrl.zoo
 
-    zoo_policy = advrl.zoo.load(victim)
-    if zoo_policy.env_id != env_id:
-        raise ValueError(f"victim {victim!r} was trained on {zoo_policy.env_id}, not {env_id}")
-    return PerturbObservation(env, built_attack, zoo_policy.torch_policy(), space, seed)
+    zoo_policy = advrl.zoo.load(name)
+    return zoo_policy.env_id, zoo_policy.torch_policy()

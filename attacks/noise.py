@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch as th
-from advrl.attacks.balls import uniform_in_ball
-from advrl.attacks.base import Attack
 
+from advrl.attacks.balls import project, uniform_in_ball
+from advrl.attacks.base import Attack
 from advrl.types import Norm, TorchPolicy
 
 
-class UniformNoise(Attack):
+class NoiseAttack(Attack):
+    """An attack whose perturbation ignores the victim and the observation.
+
+    :meth:`sample` draws perturbations directly, which lets the wrappers draw them in blocks
+    (one generator call per block of steps) and keep per-step overhead near zero.
+    """
+
+    needs_gradients = False
+
+    @abstractmethod
+    def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
+        """Perturbations shaped like ``like`` (batch, *obs_shape), inside the ball."""
+
+    def perturb(self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None):
+        return obs + self.sample(obs, generator)
+
+
+class UniformNoise(NoiseAttack):
     """Uniform noise in the ball: ``s + U(-eps, eps)`` per dimension for l_inf, uniform in
     the l_2 ball for l_2 (the SA-PPO "random" attack).
 
@@ -26,13 +44,12 @@ class UniformNoise(Attack):
     """
 
     name = "uniform"
-    needs_gradients = False
 
-    def perturb(self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None):
-        return obs + uniform_in_ball(obs, self.eps, self.norm, generator)
+    def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
+        return uniform_in_ball(like, self.eps, self.norm, generator)
 
 
-class GaussianNoise(Attack):
+class GaussianNoise(NoiseAttack):
     """Gaussian noise projected onto the ball.
 
     Each coordinate gets ``N(0, std^2)``; by default ``std = eps`` for l_inf and
@@ -48,7 +65,6 @@ class GaussianNoise(Attack):
     """
 
     name = "gaussian"
-    needs_gradients = False
 
     def __init__(self, eps: float, norm: Norm = "linf", std: float | None = None) -> None:
         super().__init__(eps, norm)
@@ -56,11 +72,11 @@ class GaussianNoise(Attack):
             raise ValueError(f"std must be a finite number > 0, got {std!r}")
         self.std = std
 
-    def perturb(self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None):
+    def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
         std = self.std
         if std is None:
-            dim = math.prod(obs.shape[1:])
+            dim = math.prod(like.shape[1:])
             std = self.eps if self.norm == "linf" else self.eps / math.sqrt(dim)
         device = generator.device if generator is not None else th.device("cpu")
-        noise = th.randn(obs.shape, generator=generator, dtype=obs.dtype, device=device)
-        return obs + std * noise.to(obs.device)
+        noise = th.randn(like.shape, generator=generator, dtype=like.dtype, device=device)
+        return project(std * noise.to(like.device), self.eps, self.norm)

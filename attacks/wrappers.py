@@ -13,9 +13,9 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 import torch as th
-from advrl.attacks.apply import attack_raw_batch, check_space
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from advrl.attacks.apply import ObservationAttacker, check_space
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 
 
@@ -75,11 +75,12 @@ class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.generator = th.Generator()
         if seed is not None:
             self.generator.manual_seed(_attack_seed(seed))
+        self.attacker = ObservationAttacker(
+            attack, policy, self.obs_box, self.space, self.generator
+        )
 
     def _perturb(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        batch = attack_raw_batch(
-            obs[None], self.attack, self.policy, self.generator, self.obs_box, self.space
-        )
+        batch = self.attacker(obs[None])
         info["obs_clean"] = obs
         info["attack_norm"] = float(batch.norms[0])
         return batch.obs[0]
@@ -87,6 +88,7 @@ class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
             self.generator.manual_seed(_attack_seed(seed))
+            self.attacker.reset_noise()
         obs, info = self.env.reset(seed=seed, options=options)
         return self._perturb(obs, info), info
 
@@ -134,18 +136,20 @@ class VecPerturbObservation(VecEnvWrapper):
         self.generator = th.Generator()
         if seed is not None:
             self.generator.manual_seed(_attack_seed(seed))
+        self.attacker = ObservationAttacker(
+            attack, policy, self.obs_box, self.space, self.generator
+        )
         self.last_norms = np.zeros(self.num_envs)
         self.last_clean: np.ndarray | None = None
 
     def seed(self, seed: int | None = None):
         if seed is not None:
             self.generator.manual_seed(_attack_seed(seed))
+            self.attacker.reset_noise()
         return self.venv.seed(seed)
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
-        batch = attack_raw_batch(
-            obs, self.attack, self.policy, self.generator, self.obs_box, self.space
-        )
+        batch = self.attacker(obs)
         self.last_clean, self.last_norms = obs, batch.norms
         return batch.obs
 

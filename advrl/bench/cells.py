@@ -15,7 +15,7 @@ STANDARD_EPS: dict[str, float] = {
     "Ant-v5": 0.15,
     "Humanoid-v5": 0.075,
     # Not from the papers: a budget that separates random from gradient attacks on CartPole.
-    "CartPole-v1": 0.2,
+    "CartPole-v1": 0.5,
 }
 """l_inf budgets in the normalised observation space (SA-PPO protocol; PAPERS.md)."""
 
@@ -103,15 +103,15 @@ def attack_suite(
                 if attack == "none":
                     continue
                 for e in budgets:
-                    if e > 0:
+                    if e != 0:  # eps = 0 is the clean cell, already added; Cell rejects eps < 0
                         cells.append(
                             Cell(policy, env, attack, float(e), seed, episodes, norm, n_envs)
                         )
     return cells
 
 
-def quick_suite() -> list[Cell]:
+def quick_suite(episodes: int = 10) -> list[Cell]:
     """The main job: two shipped MuJoCo policies against every attack at the standard eps."""
     return attack_suite(
-        ["ppo-halfcheetah", "ppo-hopper"], list(CONTINUOUS_ATTACKS), episodes=10, n_envs=10
+        ["ppo-halfcheetah", "ppo-hopper"], list(CONTINUOUS_ATTACKS), episodes=episodes, n_envs=10
     )

@@ -15,11 +15,12 @@ class LinearPolicy:
     (delta = eps sign(w)) and over the l_2 ball at ``(eps * |w|_2)^2``.
 
     Args:
-        weight: shape (n_out, obs_dim).
+        weight: shape (n_out, obs_dim); observations are flattened before the product.
         bias: shape (n_out,), default zeros.
         discrete: rows are action logits (Discrete(n_out)) instead of action dimensions.
         value_weight: shape (obs_dim,); ``value(x) = value_weight . x``; None: no critic.
         std: per-dimension std of a stochastic continuous policy, shape (n_out,).
+        obs_shape: observation shape (default ``(obs_dim,)``); its size must be obs_dim.
 
     Example:
         >>> policy = LinearPolicy(th.tensor([[1.0, 2.0]]))
@@ -35,6 +36,7 @@ class LinearPolicy:
         discrete: bool = False,
         value_weight: th.Tensor | None = None,
         std: th.Tensor | None = None,
+        obs_shape: tuple[int, ...] | None = None,
     ) -> None:
         if weight.ndim != 2:
             raise ValueError(f"weight must have shape (n_out, obs_dim), got {tuple(weight.shape)}")
@@ -43,7 +45,10 @@ class LinearPolicy:
         self.bias = th.zeros(n_out) if bias is None else bias.float()
         self.value_weight = None if value_weight is None else value_weight.float()
         self.std = None if std is None else std.float()
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        obs_shape = (obs_dim,) if obs_shape is None else tuple(obs_shape)
+        if int(np.prod(obs_shape)) != obs_dim:
+            raise ValueError(f"obs_shape {obs_shape} does not have {obs_dim} elements")
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32)
         self.action_space: gym.spaces.Space = (
             gym.spaces.Discrete(n_out)
             if discrete
@@ -62,7 +67,8 @@ class LinearPolicy:
         return obs
 
     def _linear(self, obs: th.Tensor) -> th.Tensor:
-        return obs.to(self.weight.dtype) @ self.weight.T + self.bias
+        flat = obs.reshape(obs.shape[0], -1).to(self.weight.dtype)
+        return flat @ self.weight.T + self.bias
 
     def action(self, obs: th.Tensor) -> th.Tensor:
         out = self._linear(obs)
@@ -79,4 +85,4 @@ class LinearPolicy:
     def value(self, obs: th.Tensor) -> th.Tensor | None:
         if self.value_weight is None:
             return None
-        return obs.to(self.value_weight.dtype) @ self.value_weight
+        return obs.reshape(obs.shape[0], -1).to(self.value_weight.dtype) @ self.value_weight

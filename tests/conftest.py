@@ -1,0 +1,29 @@
+import warnings
+
+import gymnasium as gym
+import pytest
+import torch as th
+
+import advrl  # noqa: F401  (registers the advrl/ ids)
+
+th.set_num_threads(1)
+warnings.filterwarnings("ignore", message=".*settotalmass.*")
+
+
+@pytest.fixture(scope="session")
+def cartpole_victim():
+    import advrl.zoo
+
+    return advrl.zoo.load("ppo-cartpole")
+
+
+@pytest.fixture(scope="session")
+def halfcheetah_victim():
+    import advrl.zoo
+
+    return advrl.zoo.load("ppo-halfcheetah")
+
+
+def tiny(algo, env_id, **kwargs):
+    """A tiny untrained SB3 model (net_arch [8]) for adapter and wrapper tests."""
+    return algo("MlpPolicy", gym.make(env_id), policy_kwargs=dict(net_arch=[8]), seed=0, **kwargs)
