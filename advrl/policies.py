@@ -140,20 +140,26 @@ class ActorCriticAdapter(_SB3Policy):
             )
         self._policy = policy
 
-    def _dist(self, obs: th.Tensor) -> th.distributions.Distribution:
-        return self._policy.get_distribution(obs).distribution
+    def _action_net_output(self, obs: th.Tensor) -> th.Tensor:
+        """Gaussian mean or categorical logits. Computed directly rather than through
+        ``get_distribution``: building a torch Distribution costs a third of the forward
+        pass, and attacks call this ten times per step."""
+        policy = self._policy
+        features = policy.extract_features(obs, policy.pi_features_extractor)
+        return policy.action_net(policy.mlp_extractor.forward_actor(features))
 
     def action(self, obs: th.Tensor) -> th.Tensor:
-        dist = self._dist(obs)
-        if self.is_discrete:
-            return dist.logits.argmax(dim=-1)
-        return dist.mean
+        out = self._action_net_output(obs)
+        return out.argmax(dim=-1) if self.is_discrete else out
 
     def action_logits(self, obs: th.Tensor) -> th.Tensor | None:
-        return self._dist(obs).logits if self.is_discrete else None
+        return self._action_net_output(obs) if self.is_discrete else None
 
     def action_std(self, obs: th.Tensor) -> th.Tensor | None:
-        return None if self.is_discrete else self._dist(obs).stddev
+        if self.is_discrete:
+            return None
+        # DiagGaussianDistribution: a state-independent log-std parameter.
+        return self._policy.log_std.exp().expand(obs.shape[0], -1)
 
     def value(self, obs: th.Tensor) -> th.Tensor | None:
         return self._policy.predict_values(obs).squeeze(-1)
