@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import gymnasium as gym
@@ -39,7 +40,7 @@ class AttackedBatch(NamedTuple):  # a NamedTuple: built on every env step, so ke
 def all_finite(x: np.ndarray) -> bool:
     """``np.isfinite(x).all()``, with a fast path: a finite dot product means finite values."""
     flat = x.reshape(-1)
-    return bool(np.isfinite(flat @ flat)) or bool(np.isfinite(flat).all())
+    return math.isfinite(flat.dot(flat)) or bool(np.isfinite(flat).all())
 
 
 class ObservationAttacker:
@@ -62,11 +63,13 @@ class ObservationAttacker:
         generator: th.Generator,
     ) -> None:
         self.attack, self.policy, self.obs_space = attack, policy, obs_space
+        self._obs_shape = tuple(obs_space.shape)
         self.view = victim_view(policy, check_space(space))
         self.generator = generator
         self.bounded = bool(np.isfinite(obs_space.low).any() or np.isfinite(obs_space.high).any())
-        self._noise: np.ndarray | None = None  # (block, batch, *obs_shape), raw units
-        self._noise_norms: np.ndarray | None = None
+        # Pre-drawn noise: one (batch, *obs_shape) row per step, raw units, env dtype.
+        self._noise_rows: list[np.ndarray] = []
+        self._noise_norms: list[np.ndarray] = []
         self._next = 0
         if isinstance(attack, NoiseAttack):
             ones = th.ones((1, *obs_space.shape), device=policy.device)
@@ -75,11 +78,11 @@ class ObservationAttacker:
 
     def reset_noise(self) -> None:
         """Discard pre-drawn noise (after the generator is reseeded)."""
-        self._noise, self._next = None, 0
+        self._noise_rows, self._noise_norms, self._next = [], [], 0
 
     def __call__(self, raw_obs: np.ndarray) -> AttackedBatch:
         """Attack ``raw_obs: shape (batch, *obs_shape)`` as the env emits them."""
-        if raw_obs.shape[1:] != self.obs_space.shape:
+        if raw_obs.shape[1:] != self._obs_shape:
             raise ValueError(
                 f"observation batch has shape {raw_obs.shape}; "
                 f"expected (batch, *{self.obs_space.shape})"
@@ -92,24 +95,26 @@ class ObservationAttacker:
             delta_raw, norms = self._draw_noise(raw_obs.shape[0])
         else:
             delta_raw, norms = self._gradient_delta(raw_obs)
-        perturbed = (raw_obs + delta_raw).astype(raw_obs.dtype, copy=False)
+        perturbed = raw_obs + delta_raw
+        if perturbed.dtype != raw_obs.dtype:
+            perturbed = perturbed.astype(raw_obs.dtype)
         if self.bounded:
             perturbed = np.clip(perturbed, self.obs_space.low, self.obs_space.high)
             norms = self._applied_norms(raw_obs, perturbed)
         return AttackedBatch(perturbed, norms)
 
     def _draw_noise(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._noise is None or self._next == len(self._noise) or self._noise.shape[1] != batch:
+        i = self._next
+        if i == len(self._noise_rows) or self._noise_rows[i].shape[0] != batch:
             like = th.zeros((NOISE_BLOCK * batch, *self.obs_space.shape), dtype=th.float64)
             delta = self.attack.sample(like, self.generator)  # type: ignore[attr-defined]
-            norms = sample_norm(delta, self.attack.norm).numpy()
-            self._noise = delta.numpy().reshape(NOISE_BLOCK, batch, *self.obs_space.shape)
-            self._noise = self._noise * self._scale
-            self._noise_norms = norms.reshape(NOISE_BLOCK, batch)
-            self._next = 0
-        i = self._next
-        self._next += 1
-        return self._noise[i], self._noise_norms[i]  # type: ignore[index]
+            norms = sample_norm(delta, self.attack.norm).numpy().reshape(NOISE_BLOCK, batch)
+            raw = (delta.numpy() * self._scale).astype(self.obs_space.dtype)
+            self._noise_rows = list(raw.reshape(NOISE_BLOCK, batch, *self.obs_space.shape))
+            self._noise_norms = list(norms)
+            i = 0
+        self._next = i + 1
+        return self._noise_rows[i], self._noise_norms[i]
 
     def _gradient_delta(self, raw_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw_t = th.as_tensor(raw_obs, dtype=th.float32, device=self.policy.device)
