@@ -33,6 +33,19 @@ GYM_ENVS: tuple[EnvEntry, ...] = (
         "any Box-observation task under an observation attack on a zoo victim "
         "(kwargs: env_id, attack, eps, norm, victim, space)",
     ),
+    EnvEntry(
+        "advrl/SmoothedCartPole-v0",
+        "advrl.agents.smoothing.envs:smoothed_env",
+        "CartPole, 200-step episodes, N(0, sigma^2) noise on each frame, 5 stacked frames "
+        "(policy smoothing; kwargs: sigma)",
+        kwargs={"env_id": "CartPole-v1", "sigma": 0.2, "frame_stack": 5, "max_episode_steps": 200},
+    ),
+    EnvEntry(
+        "advrl/SmoothedHalfCheetah-v0",
+        "advrl.agents.smoothing.envs:smoothed_env",
+        "HalfCheetah-v5 with N(0, sigma^2) noise on each raw observation (kwargs: sigma)",
+        kwargs={"env_id": "HalfCheetah-v5", "sigma": 0.1},
+    ),
 )
 
 PARALLEL_ENVS: tuple[EnvEntry, ...] = ()

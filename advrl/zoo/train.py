@@ -55,11 +55,22 @@ PPO_CLASSIC = dict(
 )
 
 
-def train(env_id: str, name: str, steps: int, seed: int, n_envs: int, out_dir: Path) -> dict:
+def train(
+    env_id: str,
+    name: str,
+    steps: int,
+    seed: int,
+    n_envs: int,
+    out_dir: Path,
+    env_kwargs: dict | None = None,
+) -> dict:
     th.set_num_threads(1)
-    classic = gym.spec(env_id).entry_point.startswith("gymnasium.envs.classic_control")
-    hparams = PPO_CLASSIC if classic else PPO_MUJOCO
-    venv = VecNormalize(make_vec_env(env_id, n_envs=n_envs, seed=seed), clip_obs=10.0)
+    env_kwargs = env_kwargs or {}
+    # Discrete-action (classic control) tasks get the small fast preset.
+    discrete = isinstance(gym.make(env_id, **env_kwargs).action_space, gym.spaces.Discrete)
+    hparams = PPO_CLASSIC if discrete else PPO_MUJOCO
+    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    venv = VecNormalize(venv, clip_obs=10.0)
     model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hparams)
     start = time.perf_counter()
     model.learn(steps, progress_bar=False)
@@ -72,6 +83,7 @@ def train(env_id: str, name: str, steps: int, seed: int, n_envs: int, out_dir: P
         env_id=env_id,
         policy=model.policy,
         policy_kwargs=hparams["policy_kwargs"],
+        env_kwargs=env_kwargs,
         obs_stats=ObsStats(
             mean=venv.obs_rms.mean,
             var=venv.obs_rms.var,
@@ -92,6 +104,7 @@ def train(env_id: str, name: str, steps: int, seed: int, n_envs: int, out_dir: P
     card = {
         "name": name,
         "env_id": env_id,
+        "env_kwargs": env_kwargs,
         "algo": "PPO",
         "command": "python -m advrl.zoo.train " + shlex.join(sys.argv[1:]),
         "seed": seed,
@@ -127,8 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="output folder")
+    parser.add_argument(
+        "--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"sigma": 0.2}\''
+    )
     args = parser.parse_args(argv)
-    card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out)
+    card = train(
+        args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs
+    )
     print(json.dumps(card["clean_return"]), f"in {card['train_seconds']} s")
 
 
