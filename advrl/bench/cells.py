@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 STANDARD_EPS: dict[str, float] = {
     "Hopper-v5": 0.075,
@@ -52,8 +52,38 @@ class Cell:
     def clean(self) -> bool:
         return self.attack == "none" or self.eps == 0.0
 
+    kind: ClassVar[str] = "attack"
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy} {self.attack} eps={self.eps:g}"
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"kind": self.kind, **asdict(self)}
+
+    def run(self) -> dict[str, Any]:
+        """Evaluate: load the zoo policy, attack it, return the episode statistics."""
+        import numpy as np
+
+        import advrl.zoo
+        from advrl.attacks import evaluate_under_attack, make_attack
+
+        victim = advrl.zoo.load(self.policy)
+        attack = None if self.clean else make_attack(self.attack, self.eps, self.norm)
+        n_envs = min(self.n_envs, self.episodes)
+        result = evaluate_under_attack(
+            victim, self.env, attack, self.episodes, n_envs=n_envs, seed=self.seed
+        )
+        return {
+            "mean_return": result.mean_return,
+            "std_return": float(np.std(result.returns)),
+            "returns": result.returns.tolist(),
+            "mean_length": float(np.mean(result.lengths)),
+            "mean_attack_norm": result.mean_attack_norm,
+            "max_attack_norm": result.max_attack_norm,
+            "steps": result.steps,
+            "seconds": round(result.seconds, 3),
+        }
 
     @property
     def key(self) -> str:

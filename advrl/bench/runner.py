@@ -10,39 +10,15 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from advrl.bench.backends import run_backend
-from advrl.bench.cells import Cell
 from advrl.bench.store import ResultsStore
 
 
-def run_cell(cell: Cell) -> dict[str, Any]:
-    """Evaluate one cell: load the zoo policy, attack it, return the episode statistics."""
-    import numpy as np
+def run_cell(cell: Any) -> dict[str, Any]:
+    """Run one cell (any cell type with a ``run()`` method) single-threaded."""
     import torch as th
 
-    import advrl.zoo
-    from advrl.attacks import evaluate_under_attack, make_attack
-
     th.set_num_threads(1)  # one cell per core; also makes results independent of the host
-    victim = advrl.zoo.load(cell.policy)
-    attack = None if cell.clean else make_attack(cell.attack, cell.eps, cell.norm)
-    result = evaluate_under_attack(
-        victim,
-        cell.env,
-        attack,
-        cell.episodes,
-        n_envs=min(cell.n_envs, cell.episodes),
-        seed=cell.seed,
-    )
-    return {
-        "mean_return": result.mean_return,
-        "std_return": float(np.std(result.returns)),
-        "returns": result.returns.tolist(),
-        "mean_length": float(np.mean(result.lengths)),
-        "mean_attack_norm": result.mean_attack_norm,
-        "max_attack_norm": result.max_attack_norm,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-    }
+    return cell.run()
 
 
 @dataclass(frozen=True)
@@ -55,7 +31,7 @@ class RunSummary:
 
 
 def run_suite(
-    cells: list[Cell],
+    cells: list,
     out_dir: str | Path,
     *,
     backend: str = "local",
@@ -86,8 +62,6 @@ def run_suite(
         for cell, result in run_backend(backend, todo, fn, workers=workers, address=address):
             store.put(cell, result)
             computed.append(cell.key)
-            bar.set_postfix_str(
-                f"{cell.policy} {cell.attack} eps={cell.eps:g}: {result['mean_return']:.0f}"
-            )
+            bar.set_postfix_str(f"{cell.label}: {result['mean_return']:.0f}")
             bar.update(1)
     return RunSummary(computed=computed, skipped=skipped, seconds=time.perf_counter() - start)

@@ -141,12 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-envs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ZOO_DIR, help="output folder")
     parser.add_argument(
-        "--env-kwargs", type=json.loads, default={}, help='JSON, e.g. \'{"sigma": 0.2}\''
+        "--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"sigma\": 0.2}'"
     )
     args = parser.parse_args(argv)
-    card = train(
-        args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs
-    )
+    card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs)
     print(json.dumps(card["clean_return"]), f"in {card['train_seconds']} s")
 
 

@@ -48,3 +48,36 @@ def test_help_comes_from_the_dataclass_fields(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "attacks", "--help"])
     assert "parallel envs per cell" in capsys.readouterr().out
+
+
+def test_certify_writes_the_certificate_and_the_empirical_check(tmp_path, capsys):
+    import csv
+
+    argv = [
+        "certify", "--episodes", "300", "--budgets", "0:0.4:0.2", "--attack-episodes", "10",
+        "--workers", "1", "--out", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    rows = list(csv.DictReader((tmp_path / "certificate.csv").open()))
+    assert [float(r["budget"]) for r in rows] == [0.0, 0.2, 0.4]
+    bounds = [float(r["certified_mean"]) for r in rows]
+    assert bounds[0] > bounds[1] > bounds[2]
+    assert all(float(r["attacked_mean"]) >= float(r["certified_mean"]) for r in rows)
+    assert (tmp_path / "certificate.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sigma", "0"], "sigma must be a finite number > 0"),
+        (["--budgets", "0,-1"], "budgets must be finite numbers >= 0"),
+        (["--budgets", "0:1:0"], "must be 'start:stop:step'"),
+        (["--alpha", "1.5"], "alpha must be in (0, 1)"),
+        (["--episodes", "1"], "too few"),
+        (["--policy", "ppo-cartpole"], "was not trained with smoothing noise"),
+    ],
+)
+def test_certify_bad_input(extra, message, tmp_path, capsys):
+    argv = ["certify", "--attack-episodes", "0", "--workers", "1", "--out", str(tmp_path)]
+    assert main(argv + extra) == 2
+    assert message in capsys.readouterr().err
