@@ -58,14 +58,23 @@ class ObservationAttacker:
         self,
         attack: ObservationAttack,
         policy: TorchPolicy,
-        obs_space: gym.spaces.Box,
-        space: AttackSpace,
-        generator: th.Generator,
+        obs_space: gym.Space,
+        space: AttackSpace = "normalized",
+        seed: int | None = None,
     ) -> None:
+        if not isinstance(obs_space, gym.spaces.Box):
+            raise TypeError(f"observation attacks need a Box observation space, got {obs_space}")
+        if tuple(policy.observation_space.shape) != tuple(obs_space.shape):
+            raise ValueError(
+                f"policy expects observations of shape {policy.observation_space.shape}, "
+                f"the env emits {obs_space.shape}"
+            )
         self.attack, self.policy, self.obs_space = attack, policy, obs_space
         self._obs_shape = tuple(obs_space.shape)
         self.view = victim_view(policy, check_space(space))
-        self.generator = generator
+        self.generator = th.Generator()
+        if seed is not None:
+            self.reseed(seed)
         self.bounded = bool(np.isfinite(obs_space.low).any() or np.isfinite(obs_space.high).any())
         # Pre-drawn noise: one (batch, *obs_shape) row per step, raw units, env dtype.
         self._noise_rows: list[np.ndarray] = []
@@ -76,8 +85,11 @@ class ObservationAttacker:
             scale = self.view.unnormalize(ones) - self.view.unnormalize(th.zeros_like(ones))
             self._scale = scale[0].detach().cpu().double().numpy()
 
-    def reset_noise(self) -> None:
-        """Discard pre-drawn noise (after the generator is reseeded)."""
+    def reseed(self, seed: int) -> None:
+        """Reseed the attack's generator from an env seed (the env's own RNG is untouched)
+        and discard pre-drawn noise."""
+        derived = np.random.SeedSequence([seed, 0xA77AC]).generate_state(1, np.uint64)[0]
+        self.generator.manual_seed(int(derived >> 1))
         self._noise_rows, self._noise_norms, self._next = [], [], 0
 
     def __call__(self, raw_obs: np.ndarray) -> AttackedBatch:

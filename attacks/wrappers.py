@@ -12,22 +12,10 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-import torch as th
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from advrl.attacks.apply import ObservationAttacker, check_space
+from advrl.attacks.apply import ObservationAttacker
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
-
-
-def _attack_seed(seed: int) -> int:
-    """Derive the attack generator's seed from an env seed without touching the env's RNG."""
-    return int(np.random.SeedSequence([seed, 0xA77AC]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def _check_box(space: gym.Space) -> gym.spaces.Box:
-    if not isinstance(space, gym.spaces.Box):
-        raise TypeError(f"observation attacks need a Box observation space, got {space}")
-    return space
 
 
 class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -63,21 +51,8 @@ class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self, attack=attack, policy=policy, space=space, seed=seed
         )
         gym.Wrapper.__init__(self, env)
-        self.obs_box = _check_box(env.observation_space)
-        if tuple(policy.observation_space.shape) != tuple(self.obs_box.shape):
-            raise ValueError(
-                f"policy expects observations of shape {policy.observation_space.shape}, "
-                f"the env emits {self.obs_box.shape}"
-            )
-        self.attack = attack
-        self.policy = policy
-        self.space = check_space(space)
-        self.generator = th.Generator()
-        if seed is not None:
-            self.generator.manual_seed(_attack_seed(seed))
-        self.attacker = ObservationAttacker(
-            attack, policy, self.obs_box, self.space, self.generator
-        )
+        self.attacker = ObservationAttacker(attack, policy, env.observation_space, space, seed)
+        self.attack, self.policy, self.space = attack, policy, space
 
     def _perturb(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         batch = self.attacker(obs[None])
@@ -87,8 +62,7 @@ class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            self.generator.manual_seed(_attack_seed(seed))
-            self.attacker.reset_noise()
+            self.attacker.reseed(seed)
         obs, info = self.env.reset(seed=seed, options=options)
         return self._perturb(obs, info), info
 
@@ -124,28 +98,14 @@ class VecPerturbObservation(VecEnvWrapper):
         seed: int | None = None,
     ) -> None:
         super().__init__(venv)
-        self.obs_box = _check_box(venv.observation_space)
-        if tuple(policy.observation_space.shape) != tuple(self.obs_box.shape):
-            raise ValueError(
-                f"policy expects observations of shape {policy.observation_space.shape}, "
-                f"the env emits {self.obs_box.shape}"
-            )
-        self.attack = attack
-        self.policy = policy
-        self.space = check_space(space)
-        self.generator = th.Generator()
-        if seed is not None:
-            self.generator.manual_seed(_attack_seed(seed))
-        self.attacker = ObservationAttacker(
-            attack, policy, self.obs_box, self.space, self.generator
-        )
+        self.attacker = ObservationAttacker(attack, policy, venv.observation_space, space, seed)
+        self.attack, self.policy, self.space = attack, policy, space
         self.last_norms = np.zeros(self.num_envs)
         self.last_clean: np.ndarray | None = None
 
     def seed(self, seed: int | None = None):
         if seed is not None:
-            self.generator.manual_seed(_attack_seed(seed))
-            self.attacker.reset_noise()
+            self.attacker.reseed(seed)
         return self.venv.seed(seed)
 
     def _perturb(self, obs: np.ndarray) -> np.ndarray:
