@@ -48,8 +48,29 @@ GYM_ENVS: tuple[EnvEntry, ...] = (
     ),
 )
 
-PARALLEL_ENVS: tuple[EnvEntry, ...] = ()
-"""Multi-agent (PettingZoo parallel) ids; the two-player issues add their envs here."""
+_FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
+
+GYM_ENVS += tuple(
+    EnvEntry(
+        f"advrl/{task}Force-v0",
+        "advrl.envs.forces:protagonist_view",
+        f"{task}-v5 under planar forces from a pluggable adversary "
+        "(kwargs: adversary='none'|'random'|policy, bodies, max_force, strength)",
+        kwargs={"env_id": f"{task}-v5"},
+    )
+    for task in _FORCE_TASKS
+)
+
+PARALLEL_ENVS: tuple[EnvEntry, ...] = tuple(
+    EnvEntry(
+        f"advrl/{task}ForceGame-v0",
+        "advrl.envs.forces:ForceAdversaryEnv",
+        f"{task}-v5 as a zero-sum game: protagonist vs a force adversary (RARL/QARL)",
+        kwargs={"env_id": f"{task}-v5"},
+    )
+    for task in _FORCE_TASKS
+)
+"""Multi-agent (PettingZoo parallel) ids."""
 
 
 def register_parallel(entries: tuple[EnvEntry, ...]) -> None:

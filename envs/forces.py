@@ -160,3 +160,20 @@ class ForceAdversaryEnv(ParallelEnv):
 
     def close(self) -> None:
         self.task.close()
+
+
+def protagonist_view(
+    env_id: str = "InvertedPendulum-v5",
+    adversary: Any = "random",
+    bodies: tuple[str, ...] | list[str] | None = None,
+    max_force: float | None = None,
+    strength: float = 1.0,
+    render_mode: str | None = None,
+) -> gym.Env:
+    """The protagonist's Gymnasium env with a pluggable adversary: ``"none"`` (no force),
+    ``"random"`` (uniform forces), or a batched policy / :class:`~advrl.envs.agent_view.Opponent`
+    (a trained adversary)."""
+    from advrl.envs.agent_view import AgentView
+
+    game = ForceAdversaryEnv(env_id, bodies, max_force, strength, render_mode)
+    return AgentView(game, PROTAGONIST, {ADVERSARY: "zero" if adversary == "none" else adversary})
