@@ -84,6 +84,27 @@ class SmoothingArgs(CertifyArgs):
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/smoothing"))
 
 
+@dataclass
+class RobustnessArgs:
+    """A protagonist's return over a mass x friction grid (heatmap PNG + CSV)."""
+
+    models: list[str] = _help(
+        "LABEL=ALGO:PATH per saved SB3 protagonist (trusted files only), "
+        "e.g. rarl=PPO:runs/rarl/protagonist.zip",
+        default_factory=list,
+    )
+    env: str = _help("the MuJoCo task", default="InvertedPendulum-v5")
+    mass: str = _help("mass multipliers, start:stop:step or a,b,c", default="0.5:1.5:0.1")
+    friction: str = _help("friction multipliers, start:stop:step or a,b,c", default="0.5:1.5:0.1")
+    bodies: list[str] = _help("bodies to scale (default: all)", default_factory=list)
+    episodes: int = _help("episodes per grid point", default=5)
+    seed: int = _help("evaluation seed", default=0)
+    out: Path = _help("run directory (rerun to resume)", default=Path("runs/robustness"))
+    backend: str = _help("local (process pool) or ray", default="local")
+    address: str | None = _help("Ray cluster address (ray backend)", default=None)
+    workers: int | None = _help("parallel cells (default: all cores)", default=None)
+
+
 def _add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -193,6 +214,33 @@ def cmd_smoothing(ns: argparse.Namespace) -> int:
     return _certify(args.policies, args)
 
 
+def cmd_robustness(ns: argparse.Namespace) -> int:
+    from advrl.bench import run_suite
+    from advrl.bench.robustness import robustness_suite, write_robustness_report
+    from advrl.bench.smoothing import parse_budgets
+
+    args: RobustnessArgs = _parse(RobustnessArgs, ns)
+    models = {}
+    for spec in args.models:
+        label, sep, rest = spec.partition("=")
+        algo, sep2, path = rest.partition(":")
+        if not (sep and sep2 and label and algo and path):
+            raise ValueError(f"model {spec!r} must look like LABEL=ALGO:PATH")
+        models[label] = (algo, path)
+    if not models:
+        raise ValueError("give at least one --models LABEL=ALGO:PATH")
+    cells = robustness_suite(
+        models, args.env, parse_budgets(args.mass), parse_budgets(args.friction),
+        bodies=tuple(args.bodies) or None, episodes=args.episodes, seed=args.seed,
+    )  # fmt: skip
+    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers,
+                        address=args.address)  # fmt: skip
+    paths = write_robustness_report(args.out)
+    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
+          f"in {summary.seconds:.1f} s; reports: {paths['csv']}, {paths['plot']}")  # fmt: skip
+    return 0
+
+
 def cmd_quick(ns: argparse.Namespace) -> int:
     from advrl.bench import quick_suite
 
@@ -212,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("attacks", AttacksArgs, cmd_attacks),
         ("quick", QuickArgs, cmd_quick),
         ("smoothing", SmoothingArgs, cmd_smoothing),
+        ("robustness", RobustnessArgs, cmd_robustness),
     )
     for name, cls, fn in suites:
         p = bench.add_parser(name, help=cls.__doc__, description=cls.__doc__)
@@ -227,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
     try:
         return ns.fn(ns)
-    except (ValueError, KeyError, ImportError) as err:
+    except (ValueError, KeyError, ImportError, FileNotFoundError) as err:
         print(f"advrl: error: {err}", file=sys.stderr)
         return 2
 

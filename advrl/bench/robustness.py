@@ -1,0 +1,146 @@
+"""The robustness suite: a protagonist's return over a grid of mass x friction multipliers.
+
+One cell per (model, mass, friction); the report draws one heatmap per model and writes the
+grid as CSV. SB3 zips are loaded with SB3's loader, which unpickles some fields: only point
+it at models you trust.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from advrl.bench.store import ResultsStore
+from advrl.zoo.checkpoint import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class RobustnessCell:
+    """A saved protagonist evaluated with scaled masses and frictions (no adversary)."""
+
+    label: str
+    algo: str
+    path: str
+    env: str
+    mass_scale: float
+    friction_scale: float
+    bodies: tuple[str, ...] | None = None
+    episodes: int = 5
+    seed: int = 0
+
+    kind: ClassVar[str] = "robustness"
+
+    def __post_init__(self) -> None:
+        for name in ("mass_scale", "friction_scale"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @property
+    def key(self) -> str:
+        import hashlib
+        import json
+
+        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        return f"robust-{self.label}-m{self.mass_scale:g}-f{self.friction_scale:g}-{digest[:10]}"
+
+    def run(self) -> dict[str, Any]:
+        from advrl.agents.rarl import ALGOS
+        from advrl.agents.robustness import evaluate_protagonist
+
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algorithm {self.algo!r}; allowed: {sorted(ALGOS)}")
+        model = ALGOS[self.algo].load(self.path, device="cpu")
+        returns = evaluate_protagonist(
+            model, self.env, mass_scale=self.mass_scale, friction_scale=self.friction_scale,
+            bodies=list(self.bodies) if self.bodies else None, n_episodes=self.episodes,
+            seed=self.seed,
+        )  # fmt: skip
+        return {"mean_return": float(returns.mean()), "returns": returns.tolist()}
+
+
+def robustness_suite(
+    models: dict[str, tuple[str, str]],
+    env: str,
+    masses: list[float],
+    frictions: list[float],
+    *,
+    bodies: tuple[str, ...] | None = None,
+    episodes: int = 5,
+    seed: int = 0,
+) -> list[RobustnessCell]:
+    """``models``: label -> (algo, path to an SB3 zip). Every mass x friction per model."""
+    for label, (_, path) in models.items():
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"model {label!r}: no file at {path!r}")
+    return [
+        RobustnessCell(label, algo, str(path), env, float(m), float(f), bodies, episodes, seed)
+        for label, (algo, path) in models.items()
+        for m in masses
+        for f in frictions
+    ]
+
+
+def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
+    """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model)."""
+    import csv
+
+    run_dir = Path(run_dir)
+    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "robustness"]
+    rows = [
+        {k: r["cell"][k] for k in ("label", "env", "mass_scale", "friction_scale")}
+        | {"mean_return": r["result"]["mean_return"]}
+        for r in records
+    ]
+    rows.sort(key=lambda r: (r["label"], r["mass_scale"], r["friction_scale"]))
+    buf = io.StringIO()
+    writer = csv.DictWriter(
+        buf, ["label", "env", "mass_scale", "friction_scale", "mean_return"], lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+    paths = {"csv": run_dir / "robustness.csv", "plot": run_dir / "robustness.png"}
+    atomic_write_bytes(paths["csv"], buf.getvalue().encode())
+    if rows:
+        _heatmaps(rows, paths["plot"])
+    return paths
+
+
+def _heatmaps(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = sorted({r["label"] for r in rows})
+    masses = sorted({r["mass_scale"] for r in rows})
+    frictions = sorted({r["friction_scale"] for r in rows})
+    values = [r["mean_return"] for r in rows]
+    vmin, vmax = min(values), max(values)
+    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.8), squeeze=False)
+    for ax, label in zip(axes[0], labels, strict=True):
+        grid = np.full((len(masses), len(frictions)), np.nan)
+        for r in rows:
+            if r["label"] == label:
+                grid[masses.index(r["mass_scale"]), frictions.index(r["friction_scale"])] = r[
+                    "mean_return"
+                ]
+        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="viridis")
+        ax.set_xticks(range(len(frictions)), [f"{f:g}" for f in frictions], rotation=90, fontsize=7)
+        ax.set_yticks(range(len(masses)), [f"{m:g}" for m in masses], fontsize=7)
+        ax.set_xlabel("friction multiplier")
+        ax.set_ylabel("mass multiplier")
+        ax.set_title(f"{label}: mean {np.nanmean(grid):.0f}")
+    fig.colorbar(image, ax=axes[0].tolist(), label="mean return")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
