@@ -16,7 +16,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch as th
 from pettingzoo import ParallelEnv
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import VecEnv
 
 BatchPolicy = Callable[[np.ndarray], np.ndarray]
@@ -34,14 +36,40 @@ class Opponent:
 
     def __init__(self, model=None, deterministic: bool = False, normalize=None) -> None:
         self.model, self.deterministic, self.normalize = model, deterministic, normalize
+        self._adapter_for: Any = None
+        self._adapter: Any = None
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         if self.model is None:
             raise RuntimeError("Opponent has no model yet; set opponent.model first")
         if self.normalize is not None:
             obs = self.normalize(obs)
+        if isinstance(self.model.policy, ActorCriticPolicy):
+            return self._act_actor_critic(obs)
         action, _ = self.model.predict(obs, deterministic=self.deterministic)
         return action
+
+    def _act_actor_critic(self, obs: np.ndarray) -> np.ndarray:
+        """PPO/A2C actions straight from the networks: what ``predict`` returns (sampled or
+        mode, clipped to the bounds) without its per-call checks, which cost as much as the
+        forward pass itself on small batches."""
+        if self._adapter_for is not self.model:
+            from advrl.policies import from_sb3
+
+            self._adapter, self._adapter_for = from_sb3(self.model), self.model
+        policy = self._adapter
+        with th.no_grad():
+            x = th.as_tensor(obs, dtype=th.float32, device=policy.device)
+            if policy.is_discrete:
+                logits = policy.action_logits(x)
+                if self.deterministic:
+                    return logits.argmax(dim=-1).cpu().numpy()
+                return th.multinomial(th.softmax(logits, dim=-1), 1).squeeze(-1).cpu().numpy()
+            action = policy.action(x)
+            if not self.deterministic:
+                action = action + policy.action_std(x) * th.randn_like(action)
+        space = self.model.action_space
+        return np.clip(action.cpu().numpy(), space.low, space.high)
 
 
 def _as_batch_policy(spec: Any, space: gym.Space, rng: np.random.Generator) -> BatchPolicy:

@@ -130,7 +130,8 @@ class ForceAdversaryEnv(ParallelEnv):
         obs, info = self.task.reset(seed=seed, options=options)
         self.data.xfrc_applied[:] = 0.0
         self.agents = list(self.possible_agents)
-        return {a: obs.copy() for a in self.agents}, {a: dict(info) for a in self.agents}
+        # Both agents see the same (fresh, never mutated) observation array.
+        return {a: obs for a in self.agents}, {a: dict(info) for a in self.agents}
 
     def step(self, actions: dict[str, Any]):
         if set(actions) != set(self.agents):
@@ -148,7 +149,7 @@ class ForceAdversaryEnv(ParallelEnv):
         if terminated or truncated:
             self.agents = []
         return (
-            {a: obs.copy() for a in agents},
+            {a: obs for a in agents},
             rewards,
             {a: bool(terminated) for a in agents},
             {a: bool(truncated) for a in agents},

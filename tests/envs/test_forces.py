@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pettingzoo
 import pytest
+import torch as th
 from pettingzoo.test import parallel_api_test
 
 from advrl.envs.agent_view import AgentView, Opponent, VecAgentView
@@ -148,3 +149,23 @@ def test_perturb_dynamics_ranges_are_sampled_per_seeded_reset():
 def test_perturb_dynamics_bad_scales(bad):
     with pytest.raises(ValueError, match="mass_scale must be"):
         PerturbDynamics(gym.make("Hopper-v5"), mass_scale=bad)
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
+def test_opponent_fast_path_matches_sb3_predict(env_id):
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", gym.make(env_id), seed=0, policy_kwargs=dict(net_arch=[8]))
+    obs = np.stack([model.observation_space.sample() for _ in range(64)])
+    expected, _ = model.predict(obs, deterministic=True)
+    np.testing.assert_allclose(Opponent(model, deterministic=True)(obs), expected, atol=1e-6)
+    sampled = Opponent(model)(np.repeat(obs[:1], 4000, axis=0))
+    if env_id == "CartPole-v1":  # sampled actions follow the policy's probabilities
+        probs = th.softmax(
+            model.policy.get_distribution(th.as_tensor(obs[:1])).distribution.logits, -1
+        )
+        assert sampled.mean() == pytest.approx(float(probs[0, 1]), abs=0.03)
+    else:
+        low, high = model.action_space.low, model.action_space.high
+        assert sampled.min() >= low.min() and sampled.max() <= high.max()
+        assert sampled.std() > 0.3  # exploration noise is there (std 1 before clipping)
