@@ -43,7 +43,7 @@ class TemperatureSAC(SAC):
             self.critic.optimizer.zero_grad()
             critic_loss.backward()
             self.critic.optimizer.step()
-            critic_losses.append(float(critic_loss))
+            critic_losses.append(critic_loss.item())
 
             q_pi = th.cat(self.critic(data.observations, actions_pi), dim=1)
             actor_loss = (
@@ -52,7 +52,7 @@ class TemperatureSAC(SAC):
             self.actor.optimizer.zero_grad()
             actor_loss.backward()
             self.actor.optimizer.step()
-            actor_losses.append(float(actor_loss))
+            actor_losses.append(actor_loss.item())
 
             if gradient_step % self.target_update_interval == 0:
                 polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.tau)

@@ -1,6 +1,9 @@
-"""RARL and QARL vs plain PPO on InvertedPendulum-v5 across a pole-mass sweep.
+"""RARL and QARL vs plain PPO across a mass sweep (InvertedPendulum-v5 by default).
 
-    python benchmarks/robust_pendulum.py --out runs/robust_pendulum [--seeds 0 1 2]
+    python benchmarks/robust_mujoco.py --out runs/robust_pendulum [--seeds 0 1 2]
+    python benchmarks/robust_mujoco.py --env HalfCheetah-v5 --mass-bodies torso \
+        --methods ppo rarl --seeds 0 --steps 1000000 --masses 0.5 0.75 1 1.25 1.5 \
+        --adversary-steps 200000 --out runs/robust_halfcheetah
 
 Trains, per seed: plain PPO, RARL (PPO vs PPO adversary) and QARL (SAC vs temperature-SAC
 adversary, self-paced curriculum), each for the same number of protagonist env steps, then
@@ -26,20 +29,19 @@ from advrl.agents.rarl import RARL
 from advrl.agents.robustness import evaluate_protagonist, train_worst_case_adversary
 from advrl.zoo.checkpoint import atomic_write_bytes
 
-ENV = "InvertedPendulum-v5"
 PPO_KW = dict(n_steps=256, batch_size=256, n_epochs=10, policy_kwargs=dict(net_arch=[64, 64]))
 SAC_KW = dict(learning_starts=1000, batch_size=256, policy_kwargs=dict(net_arch=[64, 64]))
 
 
-def train(method: str, seed: int, steps: int):
+def train(method: str, seed: int, steps: int, env: str):
     if method == "ppo":
-        model = PPO("MlpPolicy", make_vec_env(ENV, 8, seed=seed), seed=seed, **PPO_KW)
+        model = PPO("MlpPolicy", make_vec_env(env, 8, seed=seed), seed=seed, **PPO_KW)
         return model.learn(steps)
     if method == "rarl":
-        rarl = RARL(ENV, n_envs=8, algo_kwargs=PPO_KW, strength=1.0, seed=seed)
+        rarl = RARL(env, n_envs=8, algo_kwargs=PPO_KW, strength=1.0, seed=seed)
         return rarl.learn(iterations=steps // rarl.protagonist_steps).protagonist
     if method == "qarl":
-        qarl = QARL(ENV, sac_kwargs=SAC_KW, floor=100.0, update_every=10, seed=seed)
+        qarl = QARL(env, sac_kwargs=SAC_KW, floor=100.0, update_every=10, seed=seed)
         while qarl.protagonist.num_timesteps < steps:
             qarl.learn(iterations=1)
         return qarl.protagonist
@@ -49,6 +51,8 @@ def train(method: str, seed: int, steps: int):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path("runs/robust_pendulum"))
+    parser.add_argument("--env", default="InvertedPendulum-v5")
+    parser.add_argument("--mass-bodies", nargs="+", default=["pole"])
     parser.add_argument("--methods", nargs="+", default=["ppo", "rarl", "qarl"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000, help="protagonist env steps")
@@ -67,19 +71,21 @@ def main() -> None:
                 continue
             start = time.perf_counter()
             steps = args.qarl_steps if method == "qarl" else args.steps
-            model = train(method, seed, steps)
+            model = train(method, seed, steps, args.env)
             train_s = time.perf_counter() - start
-            sweep = {
-                str(m): float(evaluate_protagonist(model, ENV, mass_scale=m, bodies=["pole"],
-                                                   n_episodes=args.episodes, seed=100).mean())
-                for m in args.masses
-            }  # fmt: skip
-            worst = train_worst_case_adversary(model, ENV, args.adversary_steps, seed=seed,
+            sweep = {}
+            for m in args.masses:
+                returns = evaluate_protagonist(
+                    model, args.env, mass_scale=m, bodies=args.mass_bodies,
+                    n_episodes=args.episodes, seed=100,
+                )  # fmt: skip
+                sweep[str(m)] = float(returns.mean())
+            worst = train_worst_case_adversary(model, args.env, args.adversary_steps, seed=seed,
                                                algo_kwargs=PPO_KW)  # fmt: skip
             from advrl.envs.agent_view import Opponent
 
             vs_worst = evaluate_protagonist(
-                model, ENV, adversary=Opponent(worst, deterministic=True),
+                model, args.env, adversary=Opponent(worst, deterministic=True),
                 n_episodes=args.episodes, seed=100,
             )  # fmt: skip
             record = {
