@@ -9,7 +9,8 @@ Trains, per seed: plain PPO, RARL (PPO vs PPO adversary) and QARL (SAC vs temper
 adversary, self-paced curriculum), each for the same number of protagonist env steps, then
 evaluates every protagonist (deterministic, 10 episodes per point) across pole-mass
 multipliers, with no adversary and against a freshly trained worst-case adversary. Each
-finished (method, seed) is written atomically to OUT/<method>-s<seed>.json; a rerun resumes.
+finished (method, seed) is written atomically to OUT/<method>-s<seed>.json, with the
+protagonist saved beside it as OUT/<method>-s<seed>.zip; a rerun resumes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main() -> None:
             steps = args.qarl_steps if method == "qarl" else args.steps
             model = train(method, seed, steps, args.env)
             train_s = time.perf_counter() - start
+            model.save(args.out / f"{method}-s{seed}.zip")  # for `advrl bench robustness`
             sweep = {}
             for m in args.masses:
                 returns = evaluate_protagonist(
