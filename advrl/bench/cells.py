@@ -24,6 +24,12 @@ CONTINUOUS_ATTACKS = ("uniform", "gaussian", "fgsm", "pgd", "mad", "critic")
 DISCRETE_ATTACKS = (*CONTINUOUS_ATTACKS, "targeted")
 
 
+def config_key(prefix: str, config: dict[str, Any]) -> str:
+    """A readable prefix plus a hash of the whole config: the same config, the same key."""
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One evaluation: a zoo policy under one attack at one budget and seed.
@@ -88,11 +94,7 @@ class Cell:
     @property
     def key(self) -> str:
         """Stable identifier: the same config always maps to the same stored result."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return (
-            f"{self.policy}-{self.attack}-{self.eps:g}-s{self.seed}-"
-            + hashlib.sha1(blob).hexdigest()[:10]
-        )
+        return config_key(f"{self.policy}-{self.attack}-{self.eps:g}-s{self.seed}", self.to_dict())
 
 
 def env_of(policy: str) -> str:

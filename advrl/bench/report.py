@@ -7,6 +7,7 @@ import io
 from collections import defaultdict
 from pathlib import Path
 
+from advrl.bench.plotting import panels, save_png
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -68,14 +69,9 @@ def to_markdown(table: list[dict]) -> str:
 
 def plot(table: list[dict], path: Path) -> None:
     """Return vs eps, one line per attack, one panel per policy (clean return at eps = 0)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     policies = sorted({r["policy"] for r in table})
-    fig, axes = plt.subplots(1, len(policies), figsize=(4.5 * len(policies), 3.6), squeeze=False)
-    for ax, policy in zip(axes[0], policies, strict=True):
+    fig, axes = panels(len(policies))
+    for ax, policy in zip(axes, policies, strict=True):
         mine = [r for r in table if r["policy"] == policy]
         clean = [r["mean_return"] for r in mine if r["attack"] == "none"]
         curves: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -92,12 +88,9 @@ def plot(table: list[dict], path: Path) -> None:
         ax.set_xlabel("eps (l_inf, normalised obs)")
         ax.set_ylabel("mean episode return")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 def write_reports(run_dir: str | Path) -> dict[str, Path]:

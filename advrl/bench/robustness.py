@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from advrl.bench.cells import config_key
+from advrl.bench.plotting import panels, save_png
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -46,11 +48,9 @@ class RobustnessCell:
 
     @property
     def key(self) -> str:
-        import hashlib
-        import json
-
-        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-        return f"robust-{self.label}-m{self.mass_scale:g}-f{self.friction_scale:g}-{digest[:10]}"
+        return config_key(
+            f"robust-{self.label}-m{self.mass_scale:g}-f{self.friction_scale:g}", self.to_dict()
+        )
 
     def run(self) -> dict[str, Any]:
         from advrl.agents.rarl import ALGOS
@@ -115,18 +115,13 @@ def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
 
 
 def _heatmaps(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = sorted({r["label"] for r in rows})
     masses = sorted({r["mass_scale"] for r in rows})
     frictions = sorted({r["friction_scale"] for r in rows})
     values = [r["mean_return"] for r in rows]
     vmin, vmax = min(values), max(values)
-    fig, axes = plt.subplots(1, len(labels), figsize=(4.2 * len(labels), 3.8), squeeze=False)
-    for ax, label in zip(axes[0], labels, strict=True):
+    fig, axes = panels(len(labels), width=4.2, height=3.8)
+    for ax, label in zip(axes, labels, strict=True):
         grid = np.full((len(masses), len(frictions)), np.nan)
         for r in rows:
             if r["label"] == label:
@@ -139,8 +134,5 @@ def _heatmaps(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_xlabel("friction multiplier")
         ax.set_ylabel("mass multiplier")
         ax.set_title(f"{label}: mean {np.nanmean(grid):.0f}")
-    fig.colorbar(image, ax=axes[0].tolist(), label="mean return")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    fig.colorbar(image, ax=axes, label="mean return")
+    save_png(fig, path, tight=True)

@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from advrl.bench.cells import config_key
+from advrl.bench.plotting import panels, save_png
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -52,11 +54,7 @@ class SmoothingCell:
 
     @property
     def key(self) -> str:
-        import hashlib
-        import json
-
-        digest = hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
-        return f"smooth-{self.policy}-B{self.budget:g}-s{self.seed}-{digest[:10]}"
+        return config_key(f"smooth-{self.policy}-B{self.budget:g}-s{self.seed}", self.to_dict())
 
     def run(self) -> dict[str, Any]:
         import advrl.zoo
@@ -206,14 +204,9 @@ def write_certificate_report(
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     policies = sorted({r["policy"] for r in rows})
-    fig, axes = plt.subplots(1, len(policies), figsize=(5 * len(policies), 3.8), squeeze=False)
-    for ax, policy in zip(axes[0], policies, strict=True):
+    fig, axes = panels(len(policies), width=5.0, height=3.8)
+    for ax, policy in zip(axes, policies, strict=True):
         mine = [r for r in rows if r["policy"] == policy]
         b = [r["budget"] for r in mine]
         ax.plot(
@@ -229,7 +222,4 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
