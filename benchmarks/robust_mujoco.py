@@ -5,8 +5,9 @@
         --methods ppo rarl --seeds 0 --steps 1000000 --masses 0.5 0.75 1 1.25 1.5 \
         --adversary-steps 200000 --out runs/robust_halfcheetah
 
-Trains, per seed: plain PPO, RARL (PPO vs PPO adversary) and QARL (SAC vs temperature-SAC
-adversary, self-paced curriculum), each for the same number of protagonist env steps, then
+Trains, per seed: plain PPO and RARL (PPO vs PPO adversary) for ``--steps`` protagonist
+steps; plain SAC and QARL (SAC vs temperature-SAC adversary, self-paced curriculum) for
+``--qarl-steps`` (SAC learns this task in far fewer steps than PPO); then
 evaluates every protagonist (deterministic, 10 episodes per point) across pole-mass
 multipliers, with no adversary and against a freshly trained worst-case adversary. Each
 finished (method, seed) is written atomically to OUT/<method>-s<seed>.json, with the
@@ -38,6 +39,10 @@ def train(method: str, seed: int, steps: int, env: str):
     if method == "ppo":
         model = PPO("MlpPolicy", make_vec_env(env, 8, seed=seed), seed=seed, **PPO_KW)
         return model.learn(steps)
+    if method == "sac":  # the plain baseline for QARL's SAC protagonist
+        from stable_baselines3 import SAC
+
+        return SAC("MlpPolicy", make_vec_env(env, 1, seed=seed), seed=seed, **SAC_KW).learn(steps)
     if method == "rarl":
         rarl = RARL(env, n_envs=8, algo_kwargs=PPO_KW, strength=1.0, seed=seed)
         return rarl.learn(iterations=steps // rarl.protagonist_steps).protagonist
@@ -54,7 +59,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/robust_pendulum"))
     parser.add_argument("--env", default="InvertedPendulum-v5")
     parser.add_argument("--mass-bodies", nargs="+", default=["pole"])
-    parser.add_argument("--methods", nargs="+", default=["ppo", "rarl", "qarl"])
+    parser.add_argument("--methods", nargs="+", default=["ppo", "rarl", "sac", "qarl"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000, help="protagonist env steps")
     parser.add_argument("--qarl-steps", type=int, default=30_000)
@@ -71,7 +76,7 @@ def main() -> None:
             if path.is_file():
                 continue
             start = time.perf_counter()
-            steps = args.qarl_steps if method == "qarl" else args.steps
+            steps = args.qarl_steps if method in ("qarl", "sac") else args.steps
             model = train(method, seed, steps, args.env)
             train_s = time.perf_counter() - start
             model.save(args.out / f"{method}-s{seed}.zip")  # for `advrl bench robustness`
