@@ -64,6 +64,7 @@ class ForceAdversaryEnv(ParallelEnv):
         >>> from pettingzoo.test import parallel_api_test
         >>> env = ForceAdversaryEnv("InvertedPendulum-v5")
         >>> parallel_api_test(env, num_cycles=20)
+        Passed Parallel API test
     """
 
     metadata = {"name": "advrl_force_adversary_v0", "render_modes": ["rgb_array"]}
