@@ -48,6 +48,22 @@ GYM_ENVS: tuple[EnvEntry, ...] = (
     ),
 )
 
+GYM_ENVS += (
+    EnvEntry(
+        "advrl/Tomato-v0",
+        "advrl.envs.tomato:TomatoGridworld",
+        "tomato-watering gridworld 7x7: proxy pays for every tomato on the sprinkler cell "
+        "(kwargs: reward='proxy'|'true')",
+        kwargs={"level": "7x7"},
+    ),
+    EnvEntry(
+        "advrl/TomatoHard-v0",
+        "advrl.envs.tomato:TomatoGridworld",
+        "tomato-watering gridworld 10x10, the harder level (kwargs: reward='proxy'|'true')",
+        kwargs={"level": "10x10"},
+    ),
+)
+
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
 
 GYM_ENVS += tuple(

@@ -1,0 +1,167 @@
+"""Proxy rewards: replace a task's reward by a proxy while keeping the true reward in info.
+
+The ground-truth contract (DESIGN.md section 3): ``info["reward_true"]`` always holds the
+true reward and ``info["reward_proxy"]`` the reward the wrapper returns. A reward function
+is ``fn(obs, action, next_obs, info) -> float`` (:class:`advrl.types.RewardFn`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from scipy import stats
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from advrl.types import RewardFn
+
+
+def checked_reward(value: Any, fn: RewardFn) -> float:
+    """``float(value)``, or a clear error if the reward function returned a non-scalar or a
+    non-finite number."""
+    array = np.asarray(value)
+    if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(
+            f"reward function {getattr(fn, '__name__', fn)!r} must return a finite scalar, "
+            f"got {value!r}"
+        )
+    reward = float(array)
+    if not math.isfinite(reward):
+        raise ValueError(
+            f"reward function {getattr(fn, '__name__', fn)!r} returned {reward}; "
+            "rewards must be finite"
+        )
+    return reward
+
+
+class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Return ``proxy(obs, action, next_obs, info)`` instead of the env's reward.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = ProxyReward(gym.make("CartPole-v1"), lambda o, a, n, i: float(n[0] > 0))
+        >>> _ = env.reset(seed=0)
+        >>> _, r, *_, info = env.step(1)
+        >>> info["reward_true"], info["reward_proxy"] == r
+        (1.0, True)
+    """
+
+    def __init__(self, env: gym.Env, proxy: RewardFn) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, proxy=proxy)
+        gym.Wrapper.__init__(self, env)
+        if not callable(proxy):
+            raise TypeError(f"proxy must be callable (obs, action, next_obs, info), got {proxy!r}")
+        self.proxy = proxy
+        self._last_obs: Any = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self._last_obs = obs
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        proxy = checked_reward(self.proxy(self._last_obs, action, obs, info), self.proxy)
+        info.setdefault("reward_true", float(reward))  # an inner wrapper's truth wins
+        info["reward_proxy"] = proxy
+        self._last_obs = obs
+        return obs, proxy, terminated, truncated, info
+
+
+class VecProxyReward(VecEnvWrapper):
+    """VecEnv version of :class:`ProxyReward` (the final observation of an ended episode is
+    read from ``info["terminal_observation"]``, not the auto-reset one)."""
+
+    def __init__(self, venv: VecEnv, proxy: RewardFn) -> None:
+        super().__init__(venv)
+        if not callable(proxy):
+            raise TypeError(f"proxy must be callable (obs, action, next_obs, info), got {proxy!r}")
+        self.proxy = proxy
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        self._last_obs = self.venv.reset()
+        return self._last_obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        proxies = np.empty(len(infos), dtype=np.float32)
+        for i, info in enumerate(infos):
+            next_obs = (
+                info["terminal_observation"]
+                if dones[i] and "terminal_observation" in info
+                else obs[i]
+            )
+            proxies[i] = checked_reward(
+                self.proxy(self._last_obs[i], self._actions[i], next_obs, info), self.proxy
+            )
+            info.setdefault("reward_true", float(rewards[i]))
+            info["reward_proxy"] = float(proxies[i])
+        self._last_obs = obs
+        return obs, proxies, dones, infos
+
+
+def reward_correlation(true: np.ndarray, proxy: np.ndarray) -> float:
+    """Pearson correlation of proxy and true rewards over visited (state, action) pairs:
+    the paper's measure of how well a proxy tracks the truth under a policy's occupancy
+    measure (Laidlaw et al. 2024, Sec. 3). NaN when either reward is constant."""
+    true, proxy = np.asarray(true, float), np.asarray(proxy, float)
+    if true.shape != proxy.shape or true.ndim != 1:
+        raise ValueError(
+            f"true and proxy must be 1-D and the same shape, got {true.shape}, {proxy.shape}"
+        )
+    if true.size < 2 or np.ptp(true) == 0 or np.ptp(proxy) == 0:
+        return float("nan")
+    return float(stats.pearsonr(true, proxy).statistic)
+
+
+class LogTrueAndProxyReturns(BaseCallback):
+    """Log true and proxy episode returns side by side (``rollout/ep_true_return``,
+    ``rollout/ep_proxy_return``), and their per-step correlation over each rollout
+    (``rollout/reward_correlation``), to TensorBoard and the console logger."""
+
+    def __init__(self, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self._true_sum: np.ndarray | None = None
+        self._proxy_sum: np.ndarray | None = None
+        self._steps_true: list[float] = []
+        self._steps_proxy: list[float] = []
+        self.episodes: list[tuple[float, float]] = []
+        self.last_correlation = float("nan")
+
+    def _on_training_start(self) -> None:
+        n = self.training_env.num_envs
+        self._true_sum, self._proxy_sum = np.zeros(n), np.zeros(n)
+
+    def _on_step(self) -> bool:
+        for i, (done, info) in enumerate(
+            zip(self.locals["dones"], self.locals["infos"], strict=True)
+        ):
+            if "reward_true" not in info:
+                continue
+            self._true_sum[i] += info["reward_true"]
+            self._proxy_sum[i] += info.get("reward_proxy", info["reward_true"])
+            self._steps_true.append(info["reward_true"])
+            self._steps_proxy.append(info.get("reward_proxy", info["reward_true"]))
+            if done:
+                self.episodes.append((self._true_sum[i], self._proxy_sum[i]))
+                self.logger.record_mean("rollout/ep_true_return", self._true_sum[i])
+                self.logger.record_mean("rollout/ep_proxy_return", self._proxy_sum[i])
+                self._true_sum[i] = self._proxy_sum[i] = 0.0
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self._steps_true:
+            corr = reward_correlation(np.array(self._steps_true), np.array(self._steps_proxy))
+            self.last_correlation = corr
+            if math.isfinite(corr):
+                self.logger.record("rollout/reward_correlation", corr)
+        self._steps_true, self._steps_proxy = [], []
