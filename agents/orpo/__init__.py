@@ -1,0 +1,31 @@
+"""ORPO: occupancy-measure regularisation against reward hacking (Laidlaw et al. 2024).
+
+This package holds the discriminator and the divergence maths; the PPO trainer that uses
+them is the next step of the reward-hacking issue.
+"""
+
+from advrl.agents.orpo.discriminator import Discriminator
+from advrl.agents.orpo.divergences import (
+    DIVERGENCES,
+    categorical_chi2,
+    categorical_kl,
+    chi2_estimate,
+    gaussian_chi2,
+    gaussian_kl,
+    occupancy_penalty,
+    penalised_reward,
+    trimmed_mean,
+)
+
+__all__ = [
+    "DIVERGENCES",
+    "Discriminator",
+    "categorical_chi2",
+    "categorical_kl",
+    "chi2_estimate",
+    "gaussian_chi2",
+    "gaussian_kl",
+    "occupancy_penalty",
+    "penalised_reward",
+    "trimmed_mean",
+]

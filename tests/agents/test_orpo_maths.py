@@ -1,0 +1,98 @@
+"""ORPO: the discriminator recovers log density ratios; penalties and divergences by hand."""
+
+import math
+
+import gymnasium as gym
+import pytest
+import torch as th
+
+from advrl.agents.orpo import (
+    Discriminator,
+    categorical_chi2,
+    categorical_kl,
+    chi2_estimate,
+    gaussian_chi2,
+    gaussian_kl,
+    occupancy_penalty,
+    penalised_reward,
+    trimmed_mean,
+)
+
+
+def test_discriminator_recovers_the_log_density_ratio_of_two_gaussians():
+    # mu_pi = N(0.5, 1) and mu_ref = N(0, 1) over a 1-D "observation", a fixed action:
+    # log(mu_pi / mu_ref)(x) = 0.5 x - 0.125, and chi^2(mu_pi || mu_ref) = e^0.25 - 1.
+    th.manual_seed(0)
+    gen = th.Generator().manual_seed(0)
+    n = 20000
+    obs_pi = th.randn(n, 1, generator=gen) + 0.5
+    obs_ref = th.randn(n, 1, generator=gen)
+    zeros = th.zeros(n, dtype=th.long)
+    disc = Discriminator(gym.spaces.Box(-10, 10, (1,)), gym.spaces.Discrete(1), hidden=(32, 32))
+    disc.fit((obs_pi, zeros), (obs_ref, zeros), epochs=15, batch_size=512, generator=gen)
+    grid = th.linspace(-1.5, 2.0, 15).reshape(-1, 1)
+    with th.no_grad():
+        d = disc(grid, th.zeros(15, dtype=th.long))
+    expected = 0.5 * grid.squeeze(1) - 0.125
+    assert th.max(th.abs(d - expected)) < 0.1  # stated tolerance: 0.1 nats on [-1.5, 2]
+    with th.no_grad():
+        chi2 = chi2_estimate(disc(obs_pi, zeros))
+    assert float(chi2) == pytest.approx(math.exp(0.25) - 1, abs=0.06)
+
+
+def test_discrete_actions_are_one_hot_encoded():
+    disc = Discriminator(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Discrete(3), hidden=(4,))
+    assert disc.net[0].in_features == 5
+    disc_c = Discriminator(gym.spaces.Box(-1, 1, (2,)), gym.spaces.Box(-1, 1, (4,)), hidden=(4,))
+    assert disc_c(th.zeros(2, 2), th.zeros(2, 4)).shape == (2,)
+
+
+def test_penalties_follow_their_definitions():
+    d = th.tensor([-1.0, 0.0, 0.5, 2.0])
+    assert th.equal(occupancy_penalty(d, "kl"), d)
+    assert th.equal(occupancy_penalty(d, "tv"), th.sign(d))
+    chi2 = th.expm1(d)
+    assert th.allclose(occupancy_penalty(d, "chi2"), chi2)
+    # With only 4 samples the 1% trim removes nothing: chi2_hat is the plain mean.
+    assert th.allclose(occupancy_penalty(d, "sqrt_chi2"), chi2 / chi2.mean().sqrt())
+    negative = th.tensor([-2.0, -1.0])  # chi2_hat <= 0: not divided
+    assert th.allclose(occupancy_penalty(negative, "sqrt_chi2"), th.expm1(negative))
+    inf = th.tensor([0.0, 1000.0])
+    assert occupancy_penalty(inf, "chi2")[1] == 0  # non-finite penalties become 0
+    with pytest.raises(ValueError, match="unknown divergence 'js'"):
+        occupancy_penalty(d, "js")
+
+
+def test_trimmed_mean_and_clipping():
+    x = th.cat([th.arange(98.0), th.tensor([1e9, -1e9])]).double()
+    assert float(trimmed_mean(x, 0.01)) == 48.5  # 100 values: drops the one outlier per side
+    assert float(trimmed_mean(x, 0.0)) == pytest.approx(float(x.mean()))
+    with pytest.raises(ValueError, match="trim"):
+        trimmed_mean(x, 0.5)
+    r = penalised_reward(th.tensor([1.0, 1.0]), th.tensor([0.5, 100.0]), coef=0.1, clip=5.0)
+    assert th.allclose(r, th.tensor([0.95, -5.0]))
+    with pytest.raises(ValueError, match="coef must be a finite number >= 0"):
+        penalised_reward(th.ones(1), th.ones(1), coef=-1.0)
+
+
+def test_categorical_closed_forms_match_direct_sums():
+    p, q = th.tensor([[0.2, 0.5, 0.3]]), th.tensor([[0.4, 0.4, 0.2]])
+    kl = (p * (p / q).log()).sum()
+    chi2 = (p**2 / q).sum() - 1
+    assert th.allclose(categorical_kl(p.log(), q.log()), kl.reshape(1))
+    assert th.allclose(categorical_chi2(p.log(), q.log()), chi2.reshape(1))
+
+
+def test_gaussian_closed_forms_match_numerical_integration():
+    mu_p, std_p, mu_q, std_q = 0.3, 0.8, -0.1, 1.1
+    x = th.linspace(-12, 12, 200001, dtype=th.float64)
+    dx = x[1] - x[0]
+    p = th.distributions.Normal(mu_p, std_p).log_prob(x).exp()
+    q = th.distributions.Normal(mu_q, std_q).log_prob(x).exp()
+    kl_num = float((p * (p / q).log()).sum() * dx)
+    chi2_num = float((p**2 / q).sum() * dx - 1)
+    args = [th.tensor([[v, v]], dtype=th.float64) for v in (mu_p, std_p, mu_q, std_q)]
+    assert float(gaussian_kl(*args)) == pytest.approx(2 * kl_num, rel=1e-6)  # 2 equal dims
+    assert float(gaussian_chi2(*args)) == pytest.approx((1 + chi2_num) ** 2 - 1, rel=1e-6)
+    wide = [th.tensor([[0.0]]), th.tensor([[2.0]]), th.tensor([[0.0]]), th.tensor([[1.0]])]
+    assert math.isinf(float(gaussian_chi2(*wide)))  # 2 var_q <= var_p diverges
