@@ -29,3 +29,7 @@ __all__ = [
     "penalised_reward",
     "trimmed_mean",
 ]
+
+from advrl.agents.orpo.ppo import ORPO  # noqa: E402  (depends on the modules above)
+
+__all__ += ["ORPO"]
