@@ -105,6 +105,22 @@ class RobustnessArgs:
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
 
 
+@dataclass
+class HackingArgs:
+    """Reward hacking: PPO on the proxy vs action-KL and ORPO; true and proxy returns."""
+
+    testbeds: list[str] = _help("testbed ids", default_factory=lambda: ["advrl/Tomato-v0"])
+    action_kl: list[float] = _help("action-KL coefficients", default_factory=lambda: [1.0])
+    orpo: list[str] = _help(
+        "ORPO settings DIVERGENCE:COEF", default_factory=lambda: ["chi2:0.02", "sqrt_chi2:0.05"]
+    )
+    seeds: list[int] = _help("training seeds", default_factory=lambda: [0, 1, 2])
+    steps: int = _help("env steps per training run", default=300_000)
+    out: Path = _help("run directory (rerun to resume)", default=Path("runs/hacking"))
+    backend: str = _help("local (process pool) or ray", default="local")
+    workers: int | None = _help("parallel cells (default: all cores)", default=None)
+
+
 def _add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -241,6 +257,26 @@ def cmd_robustness(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hacking(ns: argparse.Namespace) -> int:
+    from advrl.bench import run_suite
+    from advrl.bench.hacking import hacking_suite, write_hacking_report
+
+    args: HackingArgs = _parse(HackingArgs, ns)
+    orpo = []
+    for spec in args.orpo:
+        divergence, sep, coef = spec.partition(":")
+        if not sep:
+            raise ValueError(f"ORPO setting {spec!r} must look like DIVERGENCE:COEF")
+        orpo.append((divergence, float(coef)))
+    cells = hacking_suite(args.testbeds, args.action_kl, orpo, args.seeds, args.steps)
+    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
+    paths = write_hacking_report(args.out)
+    print(paths["markdown"].read_text())
+    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
+          f"in {summary.seconds:.1f} s; reports: {', '.join(map(str, paths.values()))}")  # fmt: skip
+    return 0
+
+
 def cmd_quick(ns: argparse.Namespace) -> int:
     from advrl.bench import quick_suite
 
@@ -261,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("quick", QuickArgs, cmd_quick),
         ("smoothing", SmoothingArgs, cmd_smoothing),
         ("robustness", RobustnessArgs, cmd_robustness),
+        ("hacking", HackingArgs, cmd_hacking),
     )
     for name, cls, fn in suites:
         p = bench.add_parser(name, help=cls.__doc__, description=cls.__doc__)

@@ -33,3 +33,7 @@ __all__ = [
 from advrl.agents.orpo.ppo import ORPO  # noqa: E402  (depends on the modules above)
 
 __all__ += ["ORPO"]
+from advrl.agents.orpo.action_kl import ActionKLPPO  # noqa: E402
+from advrl.agents.orpo.reference import EpsilonReference  # noqa: E402
+
+__all__ += ["ActionKLPPO", "EpsilonReference"]
