@@ -272,8 +272,9 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
     summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
     paths = write_hacking_report(args.out)
     print(paths["markdown"].read_text())
+    reports = ", ".join(map(str, paths.values()))
     print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {', '.join(map(str, paths.values()))}")  # fmt: skip
+          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
     return 0
 
 
