@@ -110,12 +110,13 @@ class HackingArgs:
     """Reward hacking: PPO on the proxy vs action-KL and ORPO; true and proxy returns."""
 
     testbeds: list[str] = _help("testbed ids", default_factory=lambda: ["advrl/Tomato-v0"])
-    action_kl: list[float] = _help("action-KL coefficients", default_factory=lambda: [1.0])
+    action_kl: list[float] = _help("action-KL coefficients", default_factory=lambda: [0.1, 1.0])
     orpo: list[str] = _help(
-        "ORPO settings DIVERGENCE:COEF", default_factory=lambda: ["chi2:0.02", "sqrt_chi2:0.05"]
+        "ORPO settings DIVERGENCE:COEF",
+        default_factory=lambda: ["sqrt_chi2:0.05", "sqrt_chi2:0.2", "chi2:0.1"],
     )
     seeds: list[int] = _help("training seeds", default_factory=lambda: [0, 1, 2])
-    steps: int = _help("env steps per training run", default=300_000)
+    steps: int = _help("env steps per training run", default=200_000)
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/hacking"))
     backend: str = _help("local (process pool) or ray", default="local")
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
