@@ -70,7 +70,9 @@ class TomatoGridworld(gym.Env):
         (245,)
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi", "rgb_array"]}
+    COLOURS = {"#": (60, 60, 60), " ": (235, 235, 235), "T": (200, 40, 40), "t": (40, 160, 40),
+               "S": (60, 120, 220), "A": (250, 200, 0)}  # fmt: skip
 
     def __init__(
         self,
@@ -134,7 +136,16 @@ class TomatoGridworld(gym.Env):
         reward = proxy if self.reward_kind == "proxy" else true
         return self._obs(), reward, False, self.t >= self.horizon, info
 
-    def render(self) -> str:
+    def render(self) -> str | np.ndarray:
+        """``"ansi"``: the grid as text (t = watered tomato); ``"rgb_array"``: 8 px per cell."""
+        text = self._text()
+        if self.render_mode != "rgb_array":
+            return text
+        rows = text.split("\n")
+        image = np.array([[self.COLOURS[c] for c in row] for row in rows], dtype=np.uint8)
+        return image.repeat(8, axis=0).repeat(8, axis=1)
+
+    def _text(self) -> str:
         grid = self.grid.copy()
         grid[grid == "A"] = " "
         for (r, c), wet in zip(self.tomatoes, self.watered, strict=True):
