@@ -64,6 +64,25 @@ GYM_ENVS += (
     ),
 )
 
+GYM_ENVS += (
+    EnvEntry(
+        "advrl/HalfCheetahUpright-v0",
+        "advrl.envs.hacking:halfcheetah_upright",
+        "HalfCheetah: proxy = standard reward, true = forward reward only while upright "
+        "(hack: run on its back)",
+    ),
+    EnvEntry(
+        "advrl/HopperLunge-v0",
+        "advrl.envs.hacking:hopper_lunge",
+        "Hopper: proxy = forward velocity, true = standard reward (hack: dive forward and fall)",
+    ),
+    EnvEntry(
+        "advrl/ReacherX-v0",
+        "advrl.envs.hacking:reacher_x",
+        "Reacher: proxy = distance along x only, true = full distance (hack: right x, wrong y)",
+    ),
+)
+
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
 
 GYM_ENVS += tuple(

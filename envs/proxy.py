@@ -40,6 +40,10 @@ def checked_reward(value: Any, fn: RewardFn) -> float:
 class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Return ``proxy(obs, action, next_obs, info)`` instead of the env's reward.
 
+    By default the env's own reward is the truth. Pass ``true=`` (same signature) when the
+    env's reward is itself the proxy and the truth must be computed; ``proxy=None`` then
+    returns the env's reward.
+
     Example:
         >>> import gymnasium as gym
         >>> env = ProxyReward(gym.make("CartPole-v1"), lambda o, a, n, i: float(n[0] > 0))
@@ -49,12 +53,17 @@ class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         (1.0, True)
     """
 
-    def __init__(self, env: gym.Env, proxy: RewardFn) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, proxy=proxy)
+    def __init__(self, env: gym.Env, proxy: RewardFn | None, true: RewardFn | None = None) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, proxy=proxy, true=true)
         gym.Wrapper.__init__(self, env)
-        if not callable(proxy):
-            raise TypeError(f"proxy must be callable (obs, action, next_obs, info), got {proxy!r}")
-        self.proxy = proxy
+        for name, fn in (("proxy", proxy), ("true", true)):
+            if fn is not None and not callable(fn):
+                raise TypeError(
+                    f"{name} must be callable (obs, action, next_obs, info), got {fn!r}"
+                )
+        if proxy is None and true is None:
+            raise ValueError("give a proxy reward function, a true one, or both")
+        self.proxy, self.true = proxy, true
         self._last_obs: Any = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -64,8 +73,12 @@ class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        proxy = checked_reward(self.proxy(self._last_obs, action, obs, info), self.proxy)
-        info.setdefault("reward_true", float(reward))  # an inner wrapper's truth wins
+        args = (self._last_obs, action, obs, info)
+        proxy = (
+            float(reward) if self.proxy is None else checked_reward(self.proxy(*args), self.proxy)
+        )
+        true = float(reward) if self.true is None else checked_reward(self.true(*args), self.true)
+        info.setdefault("reward_true", true)  # an inner wrapper's truth wins
         info["reward_proxy"] = proxy
         self._last_obs = obs
         return obs, proxy, terminated, truncated, info
