@@ -83,8 +83,9 @@ def main() -> None:
         futures = [pool.submit(run, *job, args.out) for job in jobs]
         for future in futures:
             r = future.result()
+            corr = r["correlation_last_rollout"]
             print(f"{r['testbed']} optimising {r['optimised']}: true {r['final_true']:.1f}, "
-                  f"proxy {r['final_proxy']:.1f}, corr {r['correlation_last_rollout']:.2f}")  # fmt: skip
+                  f"proxy {r['final_proxy']:.1f}, corr {corr:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
