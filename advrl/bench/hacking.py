@@ -8,8 +8,6 @@ true vs proxy return over training per method.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 
 from advrl.bench.cells import config_key
 from advrl.bench.plotting import panels, save_png
+from advrl.bench.report import to_csv
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -155,13 +154,9 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     rows = [{**{k: r["cell"][k] for k in fields[:5]}, **{k: r["result"][k] for k in fields[5:]}}
             for r in records]  # fmt: skip
     rows.sort(key=lambda r: (r["testbed"], r["method"], r["divergence"], r["coef"], r["seed"]))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     paths = {"csv": run_dir / "hacking.csv", "markdown": run_dir / "hacking.md",
              "plot": run_dir / "hacking.png"}  # fmt: skip
-    atomic_write_bytes(paths["csv"], buf.getvalue().encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows, fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["testbed"], r["method"], r["divergence"], r["coef"]), []).append(r)

@@ -43,9 +43,10 @@ def rows(run_dir: str | Path) -> list[dict]:
     return out
 
 
-def to_csv(table: list[dict]) -> str:
+def to_csv(table: list[dict], columns: tuple[str, ...] | list[str] = COLUMNS) -> str:
+    """Rows as CSV text with a header (every report's CSV goes through here)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows(table)
     return buf.getvalue()

@@ -7,7 +7,6 @@ it at models you trust.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from advrl.bench.cells import config_key
 from advrl.bench.plotting import panels, save_png
+from advrl.bench.report import to_csv
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -91,7 +91,6 @@ def robustness_suite(
 
 def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
     """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model)."""
-    import csv
 
     run_dir = Path(run_dir)
     records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "robustness"]
@@ -101,14 +100,9 @@ def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
         for r in records
     ]
     rows.sort(key=lambda r: (r["label"], r["mass_scale"], r["friction_scale"]))
-    buf = io.StringIO()
-    writer = csv.DictWriter(
-        buf, ["label", "env", "mass_scale", "friction_scale", "mean_return"], lineterminator="\n"
-    )
-    writer.writeheader()
-    writer.writerows(rows)
+    columns = ["label", "env", "mass_scale", "friction_scale", "mean_return"]
     paths = {"csv": run_dir / "robustness.csv", "plot": run_dir / "robustness.png"}
-    atomic_write_bytes(paths["csv"], buf.getvalue().encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows, columns).encode())
     if rows:
         _heatmaps(rows, paths["plot"])
     return paths

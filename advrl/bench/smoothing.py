@@ -8,7 +8,6 @@ empirical attacked return beside the bound (it must never fall below it).
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from advrl.bench.cells import config_key
 from advrl.bench.plotting import panels, save_png
+from advrl.bench.report import to_csv
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -187,17 +187,11 @@ def write_certificate_report(
     run_dir: str | Path, budgets: list[float], alpha: float = 0.05, method: str = "clopper_pearson"
 ) -> dict[str, Path]:
     """``certificate.csv`` and ``certificate.png`` (bound vs B with the attacked return)."""
-    import csv
 
     run_dir = Path(run_dir)
     rows = certificate_rows(run_dir, budgets, alpha, method)
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
     paths = {"csv": run_dir / "certificate.csv", "plot": run_dir / "certificate.png"}
-    atomic_write_bytes(paths["csv"], buf.getvalue().encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows, list(rows[0]) if rows else []).encode())
     if rows:
         _plot(rows, paths["plot"])
     return paths

@@ -81,3 +81,17 @@ def test_certify_bad_input(extra, message, tmp_path, capsys):
     argv = ["certify", "--attack-episodes", "0", "--workers", "1", "--out", str(tmp_path)]
     assert main(argv + extra) == 2
     assert message in capsys.readouterr().err
+
+
+def test_bench_hacking_writes_its_reports(tmp_path, capsys):
+    argv = [
+        "bench", "hacking", "--action-kl", "0.1", "--orpo", "sqrt_chi2:0.2", "--seeds", "0",
+        "--steps", "2048", "--workers", "1", "--out", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    table = (tmp_path / "hacking.md").read_text()
+    for method in ("| ppo |", "| action_kl |", "| orpo |"):
+        assert method in table
+    assert (tmp_path / "hacking.csv").read_text().count("\n") == 4  # header + 3 runs
+    assert (tmp_path / "hacking.png").read_bytes()[:4] == b"\x89PNG"
+    assert main([*argv[:5], "bad", *argv[6:]]) == 2  # "--orpo bad" lacks DIVERGENCE:COEF
