@@ -5,7 +5,8 @@
 1. Reference: PPO (zoo MuJoCo settings, VecNormalize) on the *true* reward, 1M steps, saved
    as a zoo-format checkpoint OUT/reference.safetensors; ORPO uses it acting 10% at random.
 2. On the proxy, 1M steps each, raw observations (the discriminator and the reference see the
-   same observations): plain PPO, and ORPO (sqrt_chi2) at each coefficient.
+   same observations): plain PPO, ORPO (sqrt_chi2) at each coefficient, and the action-KL
+   baseline (closed-form Gaussian KL to the greedy reference) at each of its coefficients.
 Each run's final true and proxy returns (last 10% of training episodes) are written
 atomically to OUT/<run>.json; a rerun skips finished runs.
 """
@@ -54,7 +55,7 @@ def run(name: str, coef: float, out: Path, steps: int) -> dict:
     from stable_baselines3.common.env_util import make_vec_env
 
     import advrl  # noqa: F401
-    from advrl.agents.orpo import ORPO, EpsilonReference
+    from advrl.agents.orpo import ORPO, ActionKLPPO, EpsilonReference
     from advrl.envs.proxy import LogTrueAndProxyReturns
     from advrl.zoo import load_file
     from advrl.zoo.checkpoint import atomic_write_bytes
@@ -64,6 +65,10 @@ def run(name: str, coef: float, out: Path, steps: int) -> dict:
     env = make_vec_env(ENV, 8, seed=0)
     if name == "ppo":
         model = PPO("MlpPolicy", env, seed=0, **PPO_MUJOCO)
+    elif name == "action_kl":  # closed-form Gaussian KL to the (greedy) reference policy
+        ref_policy = load_file(out / "reference.safetensors").torch_policy()
+        model = ActionKLPPO("MlpPolicy", env, reference=ref_policy, coef=coef, seed=0,
+                            **PPO_MUJOCO)  # fmt: skip
     else:
         ref = EpsilonReference(load_file(out / "reference.safetensors").torch_policy(), 0.1, seed=0)
         model = ORPO("MlpPolicy", env, reference=ref, reference_env=make_vec_env(ENV, 8, seed=1),
@@ -86,11 +91,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/orpo_mujoco"))
     parser.add_argument("--steps", type=int, default=1_000_000)
     parser.add_argument("--coefs", type=float, nargs="+", default=[0.2, 1.0])
+    parser.add_argument("--action-kl-coefs", type=float, nargs="+", default=[1.0])
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not (args.out / "reference.safetensors").is_file():
         reference(args.out, args.steps)
     jobs = [("ppo", 0.0)] + [("orpo", c) for c in args.coefs]
+    jobs += [("action_kl", c) for c in args.action_kl_coefs]
     jobs = [j for j in jobs if not (args.out / f"{j[0]}-{j[1]:g}.json").is_file()]
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
         for future in [pool.submit(run, *job, args.out, args.steps) for job in jobs]:

@@ -22,7 +22,10 @@ from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 METHODS = ("ppo", "action_kl", "orpo")
-TESTBED_REFERENCES = {"advrl/Tomato-v0": "ppo-tomato-true"}
+TESTBED_REFERENCES = {
+    "advrl/Tomato-v0": "ppo-tomato-true",
+    "advrl/TomatoHard-v0": "ppo-tomatohard-true",
+}
 PPO_TOMATO = dict(n_steps=256, batch_size=256, learning_rate=1e-3, gamma=0.98, ent_coef=0.01,
                   policy_kwargs=dict(net_arch=[64, 64]))  # fmt: skip
 
