@@ -13,6 +13,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The shipped smoothed policies (advrl/zoo); a literal so `--help` needs no import.
+SMOOTHED_POLICIES = ("ppo-cartpole-smooth-sigma0.2",)
+
 
 def _help(text: str, **kw):
     return field(metadata={"help": text}, **kw)
@@ -56,10 +59,9 @@ class QuickArgs:
 
 
 @dataclass
-class CertifyArgs:
-    """Certify a smoothed zoo policy: bound on the attacked return vs the total l2 budget."""
+class _CertifySettings:
+    """Settings shared by `advrl certify` and `advrl bench smoothing`."""
 
-    policy: str = _help("smoothed zoo policy", default="ppo-cartpole-smooth-sigma0.2")
     sigma: float | None = _help(
         "smoothing std (default: the one it was trained with)", default=None
     )
@@ -75,11 +77,18 @@ class CertifyArgs:
 
 
 @dataclass
-class SmoothingArgs(CertifyArgs):
+class CertifyArgs(_CertifySettings):
+    """Certify a smoothed zoo policy: bound on the attacked return vs the total l2 budget."""
+
+    policy: str = _help("smoothed zoo policy", default=SMOOTHED_POLICIES[0])
+
+
+@dataclass
+class SmoothingArgs(_CertifySettings):
     """The smoothing suite: certify every shipped smoothed policy and check the bound."""
 
     policies: list[str] = _help(
-        "smoothed zoo policies", default_factory=lambda: ["ppo-cartpole-smooth-sigma0.2"]
+        "smoothed zoo policies", default_factory=lambda: list(SMOOTHED_POLICIES)
     )
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/smoothing"))
 
@@ -197,7 +206,7 @@ def cmd_attacks(ns: argparse.Namespace) -> int:
     return _run_and_report(cells, args.out, args.backend, args.workers, args.address)
 
 
-def _certify(policies: list[str], args: CertifyArgs) -> int:
+def _certify(policies: list[str], args: _CertifySettings) -> int:
     from advrl.agents.smoothing.certify import min_episodes
     from advrl.bench import run_suite
     from advrl.bench.smoothing import parse_budgets, smoothing_suite, write_certificate_report

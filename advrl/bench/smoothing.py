@@ -21,8 +21,6 @@ from advrl.bench.report import to_csv
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
-SMOOTHED_POLICIES = ("ppo-cartpole-smooth-sigma0.2",)
-
 
 @dataclass(frozen=True)
 class SmoothingCell:
@@ -132,17 +130,14 @@ def smoothing_suite(
 
 
 def _zoo_sigma(policy: str) -> float:
+    """The noise a zoo policy was trained with, read from its card (no model is built)."""
     import json
 
-    import gymnasium as gym
-
     import advrl.zoo
+    from advrl.agents.smoothing.rollout import SmoothedTask
 
     card = json.loads((advrl.zoo.ZOO_DIR / f"{policy}.json").read_text())
-    kwargs = dict(gym.spec(card["env_id"]).kwargs) | card.get("env_kwargs", {})
-    if "sigma" not in kwargs:
-        raise ValueError(f"zoo policy {policy!r} was not trained with smoothing noise")
-    return float(kwargs["sigma"])
+    return SmoothedTask.from_env(card["env_id"], card.get("env_kwargs", {}), policy).sigma
 
 
 def certificate_rows(

@@ -184,7 +184,11 @@ class LinearCurriculum:
     def record(self, alpha: float, protagonist_return: float) -> None:
         self._count += 1
         if self._count % self.update_every == 0:
-            c = self.temperature.concentration + self.step_size
-            lo, hi = sorted((self.c_target, c - self.step_size))
-            self.temperature.concentration = float(np.clip(c, lo, hi))
+            c, target = self.temperature.concentration, self.c_target
+            # One step towards the target, stopping on it.
+            self.temperature.concentration = float(
+                max(c + self.step_size, target)
+                if self.step_size < 0
+                else min(c + self.step_size, target)
+            )
             self.history.append(self.temperature.concentration)

@@ -40,9 +40,16 @@ class SmoothedTask:
     @classmethod
     def from_zoo(cls, victim: Any, sigma: float | None = None) -> SmoothedTask:
         """The task a zoo policy trained on a smoothed env id (its card's env kwargs)."""
-        spec_kwargs = dict(gym.spec(victim.env_id).kwargs) | dict(victim.env_kwargs)
+        return cls.from_env(victim.env_id, victim.env_kwargs, victim.name, sigma)
+
+    @classmethod
+    def from_env(
+        cls, env_id: str, env_kwargs: dict, name: str = "policy", sigma: float | None = None
+    ) -> SmoothedTask:
+        """The task behind a smoothed env id and its kwargs (e.g. advrl/SmoothedCartPole-v0)."""
+        spec_kwargs = dict(gym.spec(env_id).kwargs) | dict(env_kwargs)
         if "sigma" not in spec_kwargs:
-            raise ValueError(f"zoo policy {victim.name!r} was not trained with smoothing noise")
+            raise ValueError(f"zoo policy {name!r} was not trained with smoothing noise")
         return cls(
             env_id=spec_kwargs["env_id"],
             sigma=float(sigma if sigma is not None else spec_kwargs["sigma"]),

@@ -95,3 +95,9 @@ def test_bench_hacking_writes_its_reports(tmp_path, capsys):
     assert (tmp_path / "hacking.csv").read_text().count("\n") == 4  # header + 3 runs
     assert (tmp_path / "hacking.png").read_bytes()[:4] == b"\x89PNG"
     assert main([*argv[:5], "bad", *argv[6:]]) == 2  # "--orpo bad" lacks DIVERGENCE:COEF
+
+
+def test_smoothing_suite_has_no_single_policy_flag(capsys):
+    with pytest.raises(SystemExit):  # --policy belongs to `advrl certify`, not the suite
+        main(["bench", "smoothing", "--policy", "ppo-cartpole"])
+    assert "unrecognized arguments: --policy" in capsys.readouterr().err
