@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -111,7 +112,7 @@ def attack_suite(
     policies: list[str],
     attacks: list[str],
     eps: list[float] | None = None,
-    seeds: list[int] = (0,),  # type: ignore[assignment]  # tuple default keeps it immutable
+    seeds: Sequence[int] = (0,),
     episodes: int = 50,
     n_envs: int = 10,
     norm: str = "linf",
