@@ -126,6 +126,10 @@ class HackingArgs:
     )
     seeds: list[int] = _help("training seeds", default_factory=lambda: [0, 1, 2])
     steps: int = _help("env steps per training run", default=200_000)
+    orpo_epsilon: list[float] = _help(
+        "random-action rates of ORPO's reference (0 on a MuJoCo testbed = action-KL's reference)",
+        default_factory=lambda: [0.1],
+    )
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/hacking"))
     backend: str = _help("local (process pool) or ray", default="local")
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
@@ -278,7 +282,9 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
         if not sep:
             raise ValueError(f"ORPO setting {spec!r} must look like DIVERGENCE:COEF")
         orpo.append((divergence, float(coef)))
-    cells = hacking_suite(args.testbeds, args.action_kl, orpo, args.seeds, args.steps)
+    cells = hacking_suite(
+        args.testbeds, args.action_kl, orpo, args.seeds, args.steps, args.orpo_epsilon
+    )
     summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
     paths = write_hacking_report(args.out)
     print(paths["markdown"].read_text())

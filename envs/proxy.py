@@ -84,6 +84,33 @@ class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, proxy, terminated, truncated, info
 
 
+class UseTrueReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Return ``info["reward_true"]`` as the reward (info untouched): train on the truth.
+
+    The reference ("safe") policies of the hacking testbeds are trained this way, and both
+    returns stay in info so the same callbacks log them.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> env = ProxyReward(gym.make("CartPole-v1"), lambda o, a, n, i: 5.0)
+        >>> _ = UseTrueReward(env).reset(seed=0)
+        >>> UseTrueReward(env).step(0)[1]
+        1.0
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, _, terminated, truncated, info = self.env.step(action)
+        if "reward_true" not in info:
+            raise KeyError(
+                "UseTrueReward needs info['reward_true'] from an inner wrapper (e.g. ProxyReward)"
+            )
+        return obs, float(info["reward_true"]), terminated, truncated, info
+
+
 class VecProxyReward(VecEnvWrapper):
     """VecEnv version of :class:`ProxyReward` (the final observation of an ended episode is
     read from ``info["terminal_observation"]``, not the auto-reset one)."""

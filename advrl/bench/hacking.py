@@ -9,6 +9,7 @@ true vs proxy return over training per method.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,17 +23,53 @@ from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 METHODS = ("ppo", "action_kl", "orpo")
-TESTBED_REFERENCES = {
-    "advrl/Tomato-v0": "ppo-tomato-true",
-    "advrl/TomatoHard-v0": "ppo-tomatohard-true",
+
+
+@dataclass(frozen=True)
+class Testbed:
+    """What a hacking cell needs to know about a testbed.
+
+    Attributes:
+        reference: zoo name of the safe policy (PPO on the true reward).
+        discrete: discrete actions (tomato) or continuous (MuJoCo). The closed-form
+            action-KL needs a categorical or Gaussian reference, so on continuous testbeds it
+            uses the reference with ``epsilon = 0`` (an epsilon-mixture is not Gaussian).
+        ppo: the PPO settings: ``"tomato"`` or ``"mujoco"`` (the zoo's MuJoCo preset, on raw
+            observations so the discriminator and the reference see what the env emits).
+        reference_episodes: episodes used to measure the reference's true return.
+    """
+
+    reference: str
+    discrete: bool
+    ppo: str
+    reference_episodes: int = 20
+
+
+TESTBEDS = {
+    "advrl/Tomato-v0": Testbed("ppo-tomato-true", True, "tomato"),
+    "advrl/TomatoHard-v0": Testbed("ppo-tomatohard-true", True, "tomato"),
+    "advrl/HalfCheetahUpright-v0": Testbed("ppo-halfcheetahupright-true", False, "mujoco", 5),
+    "advrl/HopperLunge-v0": Testbed("ppo-hopperlunge-true", False, "mujoco", 10),
+    "advrl/ReacherX-v0": Testbed("ppo-reacherx-true", False, "mujoco", 20),
 }
 PPO_TOMATO = dict(n_steps=256, batch_size=256, learning_rate=1e-3, gamma=0.98, ent_coef=0.01,
                   policy_kwargs=dict(net_arch=[64, 64]))  # fmt: skip
 
 
+def _ppo_settings(testbed: Testbed) -> dict[str, Any]:
+    if testbed.ppo == "tomato":
+        return PPO_TOMATO
+    from advrl.zoo.train import PPO_MUJOCO
+
+    return PPO_MUJOCO
+
+
 @dataclass(frozen=True)
 class HackingCell:
-    """Train one method on a testbed's proxy reward and track true and proxy returns."""
+    """Train one method on a testbed's proxy reward and track true and proxy returns.
+
+    ``epsilon`` is the reference policy's random-action rate (0.1 as in the paper).
+    """
 
     testbed: str
     method: str
@@ -48,17 +85,23 @@ class HackingCell:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; allowed: {list(METHODS)}")
-        if self.testbed not in TESTBED_REFERENCES:
-            raise ValueError(
-                f"unknown testbed {self.testbed!r}; allowed: {sorted(TESTBED_REFERENCES)}"
-            )
+        if self.testbed not in TESTBEDS:
+            raise ValueError(f"unknown testbed {self.testbed!r}; allowed: {sorted(TESTBEDS)}")
         if not math.isfinite(self.coef) or self.coef < 0:
             raise ValueError(f"coef must be a finite number >= 0, got {self.coef!r}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        if self.method == "action_kl" and not TESTBEDS[self.testbed].discrete and self.epsilon:
+            raise ValueError(
+                f"action-KL on the continuous testbed {self.testbed!r} needs epsilon = 0 (a "
+                f"Gaussian reference has a closed-form KL; an epsilon-mixture does not), got "
+                f"{self.epsilon!r}"
+            )
 
     @property
     def label(self) -> str:
         extra = "" if self.method == "ppo" else f" {self.divergence} {self.coef:g}"
-        return f"{self.testbed} {self.method}{extra} s{self.seed}"
+        return f"{self.testbed} {self.method}{extra} eps{self.epsilon:g} s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -77,16 +120,17 @@ class HackingCell:
         from advrl.agents.orpo import ORPO, ActionKLPPO, EpsilonReference
         from advrl.envs.proxy import LogTrueAndProxyReturns
 
+        testbed = TESTBEDS[self.testbed]
         env = make_vec_env(self.testbed, self.n_envs, seed=self.seed)
-        reference = EpsilonReference(
-            advrl.zoo.load(TESTBED_REFERENCES[self.testbed]).torch_policy(), self.epsilon,
-            seed=self.seed,
-        )  # fmt: skip
-        common = dict(seed=self.seed, device="cpu", **PPO_TOMATO)
+        ref_policy = advrl.zoo.load(testbed.reference).torch_policy()
+        reference = EpsilonReference(ref_policy, self.epsilon, seed=self.seed)
+        common = dict(seed=self.seed, device="cpu", **_ppo_settings(testbed))
         if self.method == "ppo":
             model = PPO("MlpPolicy", env, **common)
         elif self.method == "action_kl":
-            model = ActionKLPPO("MlpPolicy", env, reference=reference, divergence=self.divergence,
+            # Categorical: the epsilon-mixture's log-probs; Gaussian: the policy itself.
+            kl_ref = reference if testbed.discrete else ref_policy
+            model = ActionKLPPO("MlpPolicy", env, reference=kl_ref, divergence=self.divergence,
                                 coef=self.coef, **common)  # fmt: skip
         else:
             ref_env = make_vec_env(self.testbed, self.n_envs, seed=self.seed + 10_000)
@@ -102,7 +146,9 @@ class HackingCell:
         for chunk in chunks:
             seen += len(chunk)
             curve.append([seen * episode_steps, *chunk.mean(axis=0).tolist()])
-        ref_true = _reference_true_return(reference, self.testbed, self.seed)
+        ref_true = _reference_true_return(
+            reference, self.testbed, self.seed, testbed.reference_episodes
+        )
         return {
             "mean_return": float(tail[:, 0].mean()),
             "final_true": float(tail[:, 0].mean()),
@@ -117,13 +163,14 @@ def _reference_true_return(reference, testbed: str, seed: int, episodes: int = 2
     import gymnasium as gym
 
     env = gym.make(testbed)
+    discrete = isinstance(env.action_space, gym.spaces.Discrete)
     total = 0.0
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed * 1000 + ep)
         done = False
         while not done:
             action, _ = reference.predict(obs[None])
-            obs, _, term, trunc, info = env.step(int(action[0]))
+            obs, _, term, trunc, info = env.step(int(action[0]) if discrete else action[0])
             total += info["reward_true"]
             done = term or trunc
     return total / episodes
@@ -135,67 +182,86 @@ def hacking_suite(
     orpo: list[tuple[str, float]],
     seeds: list[int],
     steps: int = 300_000,
+    orpo_epsilons: Sequence[float] = (0.1,),
 ) -> list[HackingCell]:
-    """Plain PPO, action-KL at each coefficient, and ORPO at each (divergence, coefficient)."""
+    """Plain PPO, action-KL at each coefficient, and ORPO at each (divergence, coefficient)
+    and reference epsilon. ORPO at ``epsilon = 0`` on a continuous testbed regularises
+    towards the same reference as action-KL there: the matched comparison."""
     cells = []
     for testbed in testbeds:
+        if testbed not in TESTBEDS:
+            raise ValueError(f"unknown testbed {testbed!r}; allowed: {sorted(TESTBEDS)}")
+        kl_epsilon = 0.1 if TESTBEDS[testbed].discrete else 0.0
         for seed in seeds:
             cells.append(HackingCell(testbed, "ppo", seed=seed, steps=steps))
             cells += [
-                HackingCell(testbed, "action_kl", "kl", c, seed, steps) for c in action_kl_coefs
+                HackingCell(testbed, "action_kl", "kl", c, seed, steps, epsilon=kl_epsilon)
+                for c in action_kl_coefs
             ]
-            cells += [HackingCell(testbed, "orpo", d, c, seed, steps) for d, c in orpo]
+            cells += [
+                HackingCell(testbed, "orpo", d, c, seed, steps, epsilon=e)
+                for e in orpo_epsilons
+                for d, c in orpo
+            ]
     return cells
 
 
+def _method_name(cell: dict[str, Any]) -> str:
+    if cell["method"] == "ppo":
+        return "ppo"
+    return f"{cell['method']} {cell['divergence']} {cell['coef']:g} (ref eps {cell['epsilon']:g})"
+
+
 def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
-    """``hacking.csv``, ``hacking.md`` (mean +- std over seeds) and ``hacking.png``."""
+    """``hacking.csv``, ``hacking.md`` (mean +- std over seeds) and ``hacking.png`` (true and
+    proxy return over training, one pair of panels per testbed)."""
     run_dir = Path(run_dir)
     records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "hacking"]
-    fields = ["testbed", "method", "divergence", "coef", "seed", "final_true", "final_proxy",
-              "reference_true"]  # fmt: skip
-    rows = [{**{k: r["cell"][k] for k in fields[:5]}, **{k: r["result"][k] for k in fields[5:]}}
-            for r in records]  # fmt: skip
-    rows.sort(key=lambda r: (r["testbed"], r["method"], r["divergence"], r["coef"], r["seed"]))
+    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "seed"]
+    result_fields = ["final_true", "final_proxy", "reference_true"]
+    rows = [{**{k: r["cell"].get(k, 0.1) for k in cell_fields},
+             **{k: r["result"][k] for k in result_fields}} for r in records]  # fmt: skip
+    rows.sort(key=lambda r: tuple(r[k] for k in cell_fields))
     paths = {"csv": run_dir / "hacking.csv", "markdown": run_dir / "hacking.md",
              "plot": run_dir / "hacking.png"}  # fmt: skip
-    atomic_write_bytes(paths["csv"], to_csv(rows, fields).encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows, cell_fields + result_fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["testbed"], r["method"], r["divergence"], r["coef"]), []).append(r)
+        groups.setdefault(tuple(r[k] for k in cell_fields[:5]), []).append(r)
     lines = [
-        "| testbed | method | divergence | coef | seeds | true return | proxy return | "
-        "reference true |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| testbed | method | divergence | coef | ref eps | seeds | true return | proxy return "
+        "| reference true |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for (testbed, method, div, coef), rs in groups.items():
+    for (testbed, method, div, coef, eps), rs in groups.items():
         t, p = np.array([r["final_true"] for r in rs]), np.array([r["final_proxy"] for r in rs])
         ref = np.mean([r["reference_true"] for r in rs])
         lines.append(
-            f"| {testbed} | {method} | {div} | {coef:g} | {len(rs)} | {t.mean():.2f} ± "
+            f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {len(rs)} | {t.mean():.2f} ± "
             f"{t.std():.2f} | {p.mean():.2f} ± {p.std():.2f} | {ref:.2f} |"
         )
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
-        fig, axes = panels(2, width=5.5, height=3.8)
-        curves: dict[str, list[np.ndarray]] = {}
-        for r in records:
-            c = r["cell"]
-            name = (
-                c["method"]
-                if c["method"] == "ppo"
-                else f"{c['method']} {c['divergence']} {c['coef']:g}"
-            )
-            curves.setdefault(name, []).append(np.asarray(r["result"]["curve"]))
-        for name, cs in sorted(curves.items()):
-            mean = np.mean(np.stack(cs), axis=0)
-            axes[0].plot(mean[:, 0], mean[:, 1], label=name)
-            axes[1].plot(mean[:, 0], mean[:, 2], label=name)
-        for ax, title in zip(axes, ("true return", "proxy return"), strict=True):
-            ax.set_title(title)
-            ax.set_xlabel("env steps")
-            ax.grid(alpha=0.3)
-        axes[1].legend(fontsize=7)
+        testbeds = sorted({r["cell"]["testbed"] for r in records})
+        fig, axes = panels(2 * len(testbeds), width=5.5, height=3.8)
+        for t, testbed in enumerate(testbeds):
+            curves: dict[str, list[np.ndarray]] = {}
+            for r in records:
+                if r["cell"]["testbed"] == testbed:
+                    curves.setdefault(_method_name({"epsilon": 0.1, **r["cell"]}), []).append(
+                        np.asarray(r["result"]["curve"])
+                    )
+            true_ax, proxy_ax = axes[2 * t], axes[2 * t + 1]
+            for name, cs in sorted(curves.items()):
+                mean = np.mean(np.stack(cs), axis=0)
+                true_ax.plot(mean[:, 0], mean[:, 1], label=name)
+                proxy_ax.plot(mean[:, 0], mean[:, 2], label=name)
+            short = testbed.split("/")[-1]
+            for ax, title in ((true_ax, "true return"), (proxy_ax, "proxy return")):
+                ax.set_title(f"{short}: {title}")
+                ax.set_xlabel("env steps")
+                ax.grid(alpha=0.3)
+            proxy_ax.legend(fontsize=7)
         fig.tight_layout()
         save_png(fig, paths["plot"])
     return paths

@@ -52,3 +52,30 @@ def test_reacher_x_ignores_the_y_error():
 def test_proxy_reward_needs_a_function():
     with pytest.raises(ValueError, match="give a proxy reward function, a true one, or both"):
         ProxyReward(gym.make("CartPole-v1"), None)
+
+
+@pytest.mark.parametrize(
+    "env_id", ["advrl/HalfCheetahUpright-v0", "advrl/HopperLunge-v0", "advrl/ReacherX-v0"]
+)
+def test_reward_true_trains_on_the_truth_and_keeps_both_in_info(env_id):
+    proxy_step = step(env_id)
+    env = gym.make(env_id, reward="true")
+    env.reset(seed=0)
+    obs, reward, _, _, info = env.step(env.action_space.sample() * 0 + 0.3)
+    np.testing.assert_array_equal(obs, proxy_step[0])  # same dynamics, only the reward differs
+    assert reward == info["reward_true"] == pytest.approx(proxy_step[4]["reward_true"])
+    assert info["reward_proxy"] == pytest.approx(proxy_step[1])
+
+
+def test_unknown_reward_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"reward must be one of \['proxy', 'true'\], got 'gold'"):
+        gym.make("advrl/HopperLunge-v0", reward="gold")
+
+
+def test_use_true_reward_needs_the_truth_in_info():
+    from advrl.envs.proxy import UseTrueReward
+
+    env = UseTrueReward(gym.make("CartPole-v1"))
+    env.reset(seed=0)
+    with pytest.raises(KeyError, match="reward_true"):
+        env.step(0)
