@@ -125,6 +125,27 @@ def register_all() -> None:
         if entry.id not in gym.registry:
             gym.register(
                 id=entry.id,
+_CHEAP_TALK_TASKS = ("CartPole-v1", "Pendulum-v1", "InvertedPendulum-v5")
+
+PARALLEL_ENVS += tuple(
+    EnvEntry(
+        f"advrl/CheapTalk{task.split('-')[0]}-v0",
+        "advrl.envs.cheap_talk_game:CheapTalkEnv",
+        f"{task} with a cheap-talk adversary whose message is appended to the victim's "
+        "observation (ACT; kwargs: dims, scale, adversary_reward='anti'|'pro'|'zero')",
+        kwargs={"env_id": task},
+    )
+    for task in _CHEAP_TALK_TASKS
+) + (
+    EnvEntry(
+        "advrl/CheapTalkSimpleSpread-v0",
+        "advrl.envs.cheap_talk_game:mpe_cheap_talk",
+        "mpe2 simple_spread_v3 (3 agents) with one cheap-talk adversary heard by every agent "
+        "(ACT; kwargs: dims, scale, adversary_reward, N, max_cycles)",
+        kwargs={"task": "simple_spread_v3"},
+    ),
+)
+
                 entry_point=entry.entry_point,
                 kwargs=dict(entry.kwargs),
                 max_episode_steps=entry.max_episode_steps,

@@ -1,0 +1,59 @@
+"""Learned rewards: reward nets from preferences, and conservative ensembles of them.
+
+- :mod:`.nets`: :class:`RewardNet` (MLP on obs / action / next_obs) and weights-only files.
+- :mod:`.preferences`: segments from rollouts, synthetic noisy preferences (Bradley-Terry or
+  regret scores of the true reward).
+- :mod:`.training`: the Bradley-Terry loss and a minibatch Adam trainer with held-out
+  pair accuracy (partial-return or regret preference model).
+- :mod:`.ensemble`: :class:`RewardEnsemble` with mean, WCO and UWO (Coste et al. 2024).
+
+Serve a model as an env's reward with :class:`advrl.envs.learned_reward.LearnedReward`.
+"""
+
+from advrl.agents.reward_models.ensemble import (
+    AGGREGATIONS,
+    RewardEnsemble,
+    aggregate,
+    load_ensemble,
+    save_ensemble,
+    train_ensemble,
+)
+from advrl.agents.reward_models.nets import RewardNet, load_reward_model, save_reward_model
+from advrl.agents.reward_models.preferences import (
+    PREFERENCE_MODELS,
+    PreferenceData,
+    Segments,
+    rollout_segments,
+    segment_scores,
+    synthetic_preferences,
+)
+from advrl.agents.reward_models.training import (
+    PreferenceTrainer,
+    TrainReport,
+    bradley_terry_loss,
+    pair_accuracy,
+    train_reward_model,
+)
+
+__all__ = [
+    "AGGREGATIONS",
+    "PREFERENCE_MODELS",
+    "PreferenceData",
+    "PreferenceTrainer",
+    "RewardEnsemble",
+    "RewardNet",
+    "Segments",
+    "TrainReport",
+    "aggregate",
+    "bradley_terry_loss",
+    "load_ensemble",
+    "load_reward_model",
+    "pair_accuracy",
+    "rollout_segments",
+    "save_ensemble",
+    "save_reward_model",
+    "segment_scores",
+    "synthetic_preferences",
+    "train_ensemble",
+    "train_reward_model",
+]

@@ -1,0 +1,217 @@
+"""Reward networks on transitions ``(obs, action, next_obs)`` and their weights-only files.
+
+A :class:`RewardNet` is an MLP on the concatenation of whichever of the three inputs it is
+configured to read (flattened observations; one-hot actions for ``Discrete`` spaces). Its
+output goes through a fixed affine normalisation ``(raw - offset) / scale`` (buffers, set by
+:meth:`RewardNet.normalize_on`): Bradley-Terry preferences fix a reward only up to a
+constant per step and a scale set by the label noise, so members of an ensemble are put on
+a common scale (mean 0, std 1 on the training transitions) before their outputs are
+compared or aggregated (Coste et al. 2024 normalise their reward models the same way).
+
+Files are safetensors: the tensors plus a JSON header naming the architecture; nothing is
+unpickled on load (see :func:`save_reward_model`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_save
+from torch import nn
+
+from advrl.zoo.checkpoint import atomic_write_bytes
+
+INPUTS = ("obs", "action", "next_obs")
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh,
+                                           "leaky_relu": nn.LeakyReLU}  # fmt: skip
+HEADER_KEY = "advrl_reward_model"
+
+
+def space_to_json(space: gym.Space) -> dict[str, Any]:
+    """The part of a space a reward net needs: its shape, or ``n`` for ``Discrete``."""
+    if isinstance(space, gym.spaces.Discrete):
+        return {"discrete": int(space.n)}
+    if isinstance(space, gym.spaces.Box):
+        return {"shape": list(space.shape)}
+    raise TypeError(f"reward nets take Box or Discrete spaces, got {space!r}")
+
+
+def space_from_json(spec: dict[str, Any]) -> gym.Space:
+    if "discrete" in spec:
+        return gym.spaces.Discrete(int(spec["discrete"]))
+    return gym.spaces.Box(-np.inf, np.inf, tuple(spec["shape"]), np.float32)
+
+
+class RewardNet(nn.Module):
+    """MLP reward ``r(obs, action, next_obs)``, shape ``(batch,)``.
+
+    Args:
+        observation_space: a ``Box`` (observations are flattened).
+        action_space: ``Box`` (flattened) or ``Discrete`` (one-hot).
+        hidden: hidden layer sizes.
+        inputs: which of ``"obs"``, ``"action"``, ``"next_obs"`` the net reads (any
+            non-empty subset; the order does not matter).
+        activation: ``"relu"``, ``"tanh"`` or ``"leaky_relu"``.
+        device: where the parameters live; inputs are moved there.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> net = RewardNet(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Discrete(2))
+        >>> net(th.zeros(5, 3), th.zeros(5, dtype=th.long), th.zeros(5, 3)).shape
+        torch.Size([5])
+    """
+
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        hidden: tuple[int, ...] | list[int] = (64, 64),
+        inputs: tuple[str, ...] | list[str] = INPUTS,
+        activation: str = "relu",
+        device: th.device | str = "cpu",
+    ) -> None:
+        super().__init__()
+        if not isinstance(observation_space, gym.spaces.Box):
+            raise TypeError(f"observation_space must be a Box, got {observation_space!r}")
+        bad = [i for i in inputs if i not in INPUTS]
+        if bad or not inputs or len(set(inputs)) != len(inputs):
+            raise ValueError(
+                f"inputs must be a non-empty subset of {list(INPUTS)} without repeats, "
+                f"got {list(inputs)!r}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; allowed: {sorted(ACTIVATIONS)}")
+        if any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden sizes must be >= 1, got {list(hidden)!r}")
+        self.observation_space, self.action_space = observation_space, action_space
+        self.obs_shape = tuple(observation_space.shape)
+        self.config = {
+            "observation_space": space_to_json(observation_space),
+            "action_space": space_to_json(action_space),
+            "hidden": [int(h) for h in hidden],
+            "inputs": [i for i in INPUTS if i in inputs],  # canonical order
+            "activation": activation,
+        }
+        self.discrete_n = action_space.n if isinstance(action_space, gym.spaces.Discrete) else 0
+        self.act_dim = int(self.discrete_n or gym.spaces.flatdim(action_space))
+        obs_dim = int(np.prod(self.obs_shape))
+        dims = {"obs": obs_dim, "action": self.act_dim, "next_obs": obs_dim}
+        sizes = (sum(dims[i] for i in self.config["inputs"]), *self.config["hidden"])
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
+        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
+        self.register_buffer("offset", th.zeros(()))
+        self.register_buffer("scale", th.ones(()))
+        self.device = th.device(device)
+        self.to(self.device)
+
+    def features(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
+        """The MLP input, shape ``(batch, features)``; checks the batch shapes."""
+        batch = obs.shape[0]
+        if tuple(obs.shape[1:]) != self.obs_shape or tuple(next_obs.shape) != tuple(obs.shape):
+            raise ValueError(
+                f"obs and next_obs must have shape (batch, *{self.obs_shape}), got "
+                f"{tuple(obs.shape)} and {tuple(next_obs.shape)}"
+            )
+        if actions.shape[0] != batch:
+            raise ValueError(
+                f"actions have batch size {actions.shape[0]}, observations {batch}"
+            )
+        parts = []
+        for name in self.config["inputs"]:
+            if name == "action":
+                if self.discrete_n:
+                    acts = actions.reshape(batch, -1)[:, 0].long().to(self.device)
+                    parts.append(F.one_hot(acts, self.discrete_n).float())
+                else:
+                    parts.append(actions.reshape(batch, -1).float().to(self.device))
+            else:
+                x = obs if name == "obs" else next_obs
+                parts.append(x.reshape(batch, -1).float().to(self.device))
+        return th.cat(parts, dim=1)
+
+    def forward(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
+        """Normalised rewards, shape ``(batch,)``; ``actions``: ``(batch, *act_shape)``, or
+        ``(batch,)`` integer indices for ``Discrete``."""
+        raw = self.net(self.features(obs, actions, next_obs)).squeeze(-1)
+        return (raw - self.offset) / self.scale
+
+    @th.no_grad()
+    def normalize_on(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> None:
+        """Set offset and scale so the rewards of these transitions have mean 0, std 1."""
+        self.offset.zero_()
+        self.scale.fill_(1.0)
+        raw = self.forward(obs, actions, next_obs)
+        self.offset.copy_(raw.mean())
+        self.scale.copy_(raw.std(correction=0).clamp_min(1e-8))
+
+    @th.no_grad()
+    def predict(
+        self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rewards and spread (zeros: one net has none), numpy in and out, shape (batch,)."""
+        r = self.forward(*(th.as_tensor(np.asarray(x)) for x in (obs, actions, next_obs)))
+        r = r.cpu().numpy().astype(np.float32)
+        return r, np.zeros_like(r)
+
+
+def build_reward_net(config: dict[str, Any], device: th.device | str = "cpu") -> RewardNet:
+    """A fresh :class:`RewardNet` from :attr:`RewardNet.config`."""
+    return RewardNet(
+        space_from_json(config["observation_space"]), space_from_json(config["action_space"]),
+        config["hidden"], config["inputs"], config["activation"], device=device,
+    )  # fmt: skip
+
+
+def save_tensors(path: str | Path, tensors: dict[str, th.Tensor], header: dict) -> None:
+    """Write tensors and a JSON header as one safetensors file, atomically."""
+    data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    blob = safetensors_save(data, metadata={HEADER_KEY: json.dumps(header)})
+    atomic_write_bytes(Path(path), blob)
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, th.Tensor], dict]:
+    """Read a file written by :func:`save_tensors` (no unpickling)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no reward model file at {str(path)!r}")
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open API)
+    if HEADER_KEY not in metadata:
+        raise ValueError(f"{str(path)!r} was not written by advrl's reward-model savers")
+    return tensors, json.loads(metadata[HEADER_KEY])
+
+
+def save_reward_model(model: RewardNet, path: str | Path) -> None:
+    """Save weights and architecture (weights only: safetensors + JSON header).
+
+    Example:
+        >>> import gymnasium as gym, tempfile, os
+        >>> net = RewardNet(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (2,)))
+        >>> path = os.path.join(tempfile.mkdtemp(), "rm.safetensors")
+        >>> save_reward_model(net, path)
+        >>> load_reward_model(path).config == net.config
+        True
+    """
+    if not isinstance(model, RewardNet):
+        raise TypeError(f"expected a RewardNet, got {type(model).__name__}")
+    save_tensors(path, model.state_dict(), {"kind": "net", "config": model.config})
+
+
+def load_reward_model(path: str | Path, device: th.device | str = "cpu") -> RewardNet:
+    """Inverse of :func:`save_reward_model`."""
+    tensors, header = load_tensors(path)
+    if header.get("kind") != "net":
+        raise ValueError(f"{str(path)!r} holds a {header.get('kind')!r}, not a single net")
+    net = build_reward_net(header["config"], device)
+    net.load_state_dict(tensors)
+    return net
