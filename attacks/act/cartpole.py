@@ -1,0 +1,115 @@
+"""CartPole-v1 for N envs at once in torch: gymnasium's physics, step for step.
+
+Same constants, Euler integration, termination (|x| > 2.4 or |theta| > 12 degrees, reward 1
+on the terminating step) and truncation at 500 steps as ``gym.make("CartPole-v1")``; the state
+is float64 like gymnasium's, observations are float32. Ended envs reset in the same call (the
+SB3 VecEnv convention) and their last observation is returned as ``final_obs``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch as th
+
+
+@dataclass
+class Step:
+    """One batched step: ``obs`` (after auto-reset), ``final_obs`` (before it), ``reward``,
+    ``terminated``, ``truncated``; every field has leading shape ``(num_envs,)``."""
+
+    obs: th.Tensor
+    final_obs: th.Tensor
+    reward: th.Tensor
+    terminated: th.Tensor
+    truncated: th.Tensor
+
+
+class BatchedCartPole:
+    """``num_envs`` CartPole-v1 copies stepped by one vectorised torch call.
+
+    Args:
+        num_envs: number of envs (> 0).
+        max_episode_steps: truncation horizon (500 for CartPole-v1).
+        seed: seed of the reset-state generator.
+        device: torch device.
+
+    Example:
+        >>> env = BatchedCartPole(3, seed=0)
+        >>> env.reset().shape
+        torch.Size([3, 4])
+        >>> env.step(th.tensor([0, 1, 1])).reward
+        tensor([1., 1., 1.])
+    """
+
+    gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
+    total_mass = masspole + masscart
+    polemass_length = masspole * length
+    theta_threshold = 12 * 2 * math.pi / 360
+    x_threshold = 2.4
+    obs_dim, n_actions = 4, 2
+
+    def __init__(
+        self, num_envs: int, max_episode_steps: int = 500, seed: int = 0, device: str = "cpu"
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs <= 0:
+            raise ValueError(f"num_envs must be an integer > 0, got {num_envs!r}")
+        self.num_envs, self.max_episode_steps, self.device = num_envs, max_episode_steps, device
+        self.generator = th.Generator(device=device).manual_seed(seed)
+        self.state = th.zeros(num_envs, 4, dtype=th.float64, device=device)
+        self.steps = th.zeros(num_envs, dtype=th.long, device=device)
+
+    def _sample_states(self, n: int) -> th.Tensor:
+        u = th.rand(n, 4, generator=self.generator, dtype=th.float64, device=self.device)
+        return u * 0.1 - 0.05  # U(-0.05, 0.05), as gymnasium's reset
+
+    def reset(self, seed: int | None = None) -> th.Tensor:
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        self.state = self._sample_states(self.num_envs)
+        self.steps.zero_()
+        return self.state.float()
+
+    def set_state(self, state: th.Tensor) -> th.Tensor:
+        """Put every env in ``state`` (shape ``(num_envs, 4)``) at step 0."""
+        self.state = th.as_tensor(state, dtype=th.float64, device=self.device).clone()
+        self.steps.zero_()
+        return self.state.float()
+
+    def physics(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
+        """gymnasium's ``CartPoleEnv.step`` equations (Euler), batched: ``(n, 4) -> (n, 4)``."""
+        x, x_dot, theta, theta_dot = state.unbind(-1)
+        force = th.where(action == 1, self.force_mag, -self.force_mag).to(state.dtype)
+        costheta, sintheta = th.cos(theta), th.sin(theta)
+        temp = (force + self.polemass_length * theta_dot**2 * sintheta) / self.total_mass
+        thetaacc = (self.gravity * sintheta - costheta * temp) / (
+            self.length * (4.0 / 3.0 - self.masspole * costheta**2 / self.total_mass)
+        )
+        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        return th.stack(
+            [
+                x + self.tau * x_dot,
+                x_dot + self.tau * xacc,
+                theta + self.tau * theta_dot,
+                theta_dot + self.tau * thetaacc,
+            ],
+            dim=-1,
+        )
+
+    def step(self, action: th.Tensor) -> Step:
+        """Step all envs with ``action`` (shape ``(num_envs,)``, 0 = push left, 1 = right)."""
+        action = th.as_tensor(action, device=self.device).reshape(self.num_envs)
+        self.state = self.physics(self.state, action)
+        self.steps += 1
+        x, theta = self.state[:, 0], self.state[:, 2]
+        terminated = (x.abs() > self.x_threshold) | (theta.abs() > self.theta_threshold)
+        truncated = (self.steps >= self.max_episode_steps) & ~terminated
+        final_obs = self.state.float()
+        done = terminated | truncated
+        if bool(done.any()):
+            fresh = self._sample_states(self.num_envs)
+            self.state = th.where(done[:, None], fresh, self.state)
+            self.steps = th.where(done, 0, self.steps)
+        reward = th.ones(self.num_envs, device=self.device)
+        return Step(self.state.float(), final_obs, reward, terminated, truncated)
