@@ -39,7 +39,7 @@ def test_gradient_estimate_points_uphill_on_a_quadratic():
     target = th.tensor([1.0, -2.0, 0.5, 3.0])
     theta = th.zeros(4)
     true_grad = 2 * (target - theta)  # gradient of F = -||theta - target||^2
-    noise = antithetic_noise(512, 4, th.Generator().manual_seed(1))
+    noise = antithetic_noise(8192, 4, th.Generator().manual_seed(1))
     candidates = theta + 0.1 * noise
     fitness = -((candidates - target) ** 2).sum(1)
     for shaping in ("centered_rank", "z_score", "none"):
