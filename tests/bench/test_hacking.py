@@ -1,0 +1,79 @@
+"""The hacking suite: its cells, validation and report (training itself: test_cli, agents)."""
+
+import numpy as np
+import pytest
+
+from advrl.bench.hacking import TESTBEDS, HackingCell, hacking_suite, write_hacking_report
+from advrl.bench.store import ResultsStore
+
+
+def test_action_kl_on_a_continuous_testbed_needs_a_gaussian_reference():
+    with pytest.raises(ValueError, match=r"needs epsilon = 0 .* got 0.1"):
+        HackingCell("advrl/HalfCheetahUpright-v0", "action_kl", "kl", 1.0, epsilon=0.1)
+    HackingCell("advrl/Tomato-v0", "action_kl", "kl", 1.0, epsilon=0.1)  # categorical: fine
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(testbed="advrl/Nope-v0"), "unknown testbed 'advrl/Nope-v0'"),
+        (dict(method="dpo"), "unknown method 'dpo'"),
+        (dict(coef=-1.0), "coef must be a finite number >= 0, got -1.0"),
+        (dict(epsilon=1.5), r"epsilon must be in \[0, 1\], got 1.5"),
+    ],
+)
+def test_bad_cells_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        HackingCell(**{"testbed": "advrl/Tomato-v0", "method": "orpo", **kwargs})
+
+
+def test_suite_matches_references_on_continuous_testbeds():
+    cells = hacking_suite(
+        ["advrl/Tomato-v0", "advrl/ReacherX-v0"], [1.0], [("sqrt_chi2", 0.2)], [0, 1],
+        orpo_epsilons=[0.1, 0.0],
+    )  # fmt: skip
+    assert len(cells) == 2 * 2 * (1 + 1 + 2)
+    kl = {c.testbed: c.epsilon for c in cells if c.method == "action_kl"}
+    assert kl == {"advrl/Tomato-v0": 0.1, "advrl/ReacherX-v0": 0.0}
+    assert {c.epsilon for c in cells if c.method == "orpo"} == {0.1, 0.0}
+    assert len({c.key for c in cells}) == len(cells)
+    with pytest.raises(ValueError, match="unknown testbed 'Hopper-v5'"):
+        hacking_suite(["Hopper-v5"], [], [], [0])
+
+
+def test_report_groups_by_testbed_method_and_reference(tmp_path):
+    store = ResultsStore(tmp_path)
+    cells = hacking_suite(["advrl/Tomato-v0", "advrl/ReacherX-v0"], [], [("chi2", 0.1)], [0, 1])
+    for i, cell in enumerate(cells):
+        curve = [[100.0 * k, float(i), 2.0 * i] for k in range(20)]
+        store.put(cell, {"final_true": float(i), "final_proxy": 2.0 * i, "reference_true": 1.0,
+                         "mean_return": float(i), "curve": curve})  # fmt: skip
+    paths = write_hacking_report(tmp_path)
+    table = paths["markdown"].read_text().splitlines()
+    assert len(table) == 2 + 2 * 2  # header + (ppo, orpo) x 2 testbeds
+    # Tomato ppo ran as cells 0 (seed 0) and 2 (seed 1): true 1.00 +- 1.00 over the seeds.
+    tomato_ppo = next(r for r in table if "Tomato-v0 | ppo" in r)
+    assert "| 2 | 1.00 ± 1.00 | 2.00 ± 2.00 | 1.00 |" in tomato_ppo
+    rows = np.genfromtxt(paths["csv"], delimiter=",", names=True, dtype=None, encoding=None)
+    assert len(rows) == len(cells)
+    assert paths["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_testbed_has_a_shipped_reference():
+    import advrl.zoo
+
+    for testbed, spec in TESTBEDS.items():
+        policy = advrl.zoo.load(spec.reference)
+        assert policy.env_id == testbed
+        assert policy.card["env_kwargs"] == {"reward": "true"}
+
+
+@pytest.mark.parametrize("method, epsilon", [("orpo", 0.1), ("action_kl", 0.0)])
+def test_a_mujoco_cell_trains_and_measures_its_reference(method, epsilon):
+    cell = HackingCell("advrl/ReacherX-v0", method, "sqrt_chi2" if method == "orpo" else "kl",
+                       0.2, steps=1024, n_envs=2, epsilon=epsilon)  # fmt: skip
+    result = cell.run()
+    assert np.isfinite([result["final_true"], result["final_proxy"]]).all()
+    # The shipped reference reaches (about -5 greedy); a random arm scores about -43.
+    assert result["reference_true"] > -15
+    assert len(result["curve"]) == 20
