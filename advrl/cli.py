@@ -135,6 +135,46 @@ class HackingArgs:
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
 
 
+@dataclass
+class OveroptimizationArgs:
+    """Reward-model overoptimisation: PPO and best-of-n against learned rewards (single RM,
+    mean, WCO, UWO ensembles); gold (true) vs proxy return."""
+
+    tasks: list[str] = _help(
+        "tasks", default_factory=lambda: ["advrl/Tomato-v0", "HalfCheetah-v5"]
+    )
+    methods: list[str] = _help("ppo and/or bon (best-of-n)", default_factory=lambda: ["ppo", "bon"])
+    seeds: list[int] = _help(
+        "seeds (preference data, reward models, PPO)", default_factory=lambda: [0]
+    )
+    ppo_steps: int = _help("PPO env steps per run (0: the task's default)", default=0)
+    bon_episodes: int = _help("best-of-n pool size in episodes (0: the task's default)", default=0)
+    noise: float = _help("preference label flip probability", default=0.25)
+    members: int = _help("reward models in the ensemble", default=5)
+    out: Path = _help("run directory (rerun to resume)", default=Path("runs/overoptimization"))
+    backend: str = _help("local (process pool) or ray", default="local")
+    workers: int | None = _help("parallel cells (default: all cores)", default=None)
+
+
+@dataclass
+class CheapTalkArgs:
+    """Cheap talk (ACT): PPO victims with no, random, ACT-anti and ACT-pro messages; control."""
+
+    methods: list[str] = _help(
+        "none, random, random-adversary, act-anti, act-pro, act-control",
+        default_factory=lambda: ["none", "random", "random-adversary", "act-anti", "act-pro",
+                                 "act-control"],  # fmt: skip
+    )
+    seeds: list[int] = _help("ACT / evaluation seeds", default_factory=lambda: [0, 1])
+    popsize: int = _help("ES population (even, >= 2): victims per generation", default=32)
+    generations: int = _help("ES generations", default=20)
+    updates: int = _help("PPO updates per victim (4 envs x 128 steps each)", default=16)
+    victims: int = _help("fresh victims trained to evaluate each message source", default=32)
+    out: Path = _help("run directory (rerun to resume)", default=Path("runs/cheap_talk"))
+    backend: str = _help("local (process pool) or ray", default="local")
+    workers: int | None = _help("parallel cells", default=1)
+
+
 def _add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -294,6 +334,42 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_overoptimization(ns: argparse.Namespace) -> int:
+    from advrl.bench import run_suite
+    from advrl.bench.overoptimization import (
+        overoptimization_suite,
+        write_overoptimization_report,
+    )
+
+    args: OveroptimizationArgs = _parse(OveroptimizationArgs, ns)
+    cells = overoptimization_suite(args.tasks, args.methods, args.seeds, args.ppo_steps,
+                                   args.bon_episodes, args.noise, args.members)  # fmt: skip
+    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
+    paths = write_overoptimization_report(args.out)
+    print(paths["markdown"].read_text())
+    reports = ", ".join(map(str, paths.values()))
+    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
+          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
+    return 0
+
+
+def cmd_cheap_talk(ns: argparse.Namespace) -> int:
+    from advrl.bench import run_suite
+    from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
+
+    args: CheapTalkArgs = _parse(CheapTalkArgs, ns)
+    cells = cheap_talk_suite(
+        args.methods, args.seeds, args.popsize, args.generations, args.updates, args.victims
+    )
+    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
+    paths = write_cheap_talk_report(args.out)
+    print(paths["markdown"].read_text())
+    reports = ", ".join(map(str, paths.values()))
+    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
+          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
+    return 0
+
+
 def cmd_quick(ns: argparse.Namespace) -> int:
     from advrl.bench import quick_suite
 
@@ -315,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("smoothing", SmoothingArgs, cmd_smoothing),
         ("robustness", RobustnessArgs, cmd_robustness),
         ("hacking", HackingArgs, cmd_hacking),
+        ("cheap-talk", CheapTalkArgs, cmd_cheap_talk),
+        ("overoptimization", OveroptimizationArgs, cmd_overoptimization),
     )
     for name, cls, fn in suites:
         p = bench.add_parser(name, help=cls.__doc__, description=cls.__doc__)

@@ -99,7 +99,10 @@ class RewardEnsemble(nn.Module):
         check_aggregation(aggregation, len(members), lam, ddof)
         self.members = nn.ModuleList(members)
         self.aggregation, self.lam, self.ddof = aggregation, float(lam), int(ddof)
-        self.device = members[0].device
+
+    @property
+    def device(self) -> th.device:
+        return self.members[0].device
 
     def __len__(self) -> int:
         return len(self.members)
@@ -109,8 +112,17 @@ class RewardEnsemble(nn.Module):
         return RewardEnsemble(list(self.members), aggregation, lam,
                               self.ddof if ddof is None else ddof)  # fmt: skip
 
+    @property
+    def _same_inputs(self) -> bool:
+        """Members read the same features, so they are built once per batch."""
+        first = self.members[0].config
+        return all(m.config["inputs"] == first["inputs"] for m in self.members)
+
     def member_rewards(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
         """Every member's reward, shape ``(K, batch)``."""
+        if self._same_inputs:
+            x = self.members[0].features(obs, actions, next_obs)
+            return th.stack([m.head(x) for m in self.members])
         return th.stack([m(obs, actions, next_obs) for m in self.members])
 
     def forward(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
@@ -118,14 +130,22 @@ class RewardEnsemble(nn.Module):
         return aggregate(self.member_rewards(obs, actions, next_obs), self.aggregation,
                          self.lam, self.ddof)  # fmt: skip
 
-    @th.no_grad()
+    @th.inference_mode()
     def predict(
         self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Aggregated reward and member spread ``sqrt(Var_k)`` (this ensemble's ddof), numpy
         in and out, each shape ``(batch,)``; one forward pass per member."""
-        tensors = (th.as_tensor(np.asarray(x)) for x in (obs, actions, next_obs))
-        rewards = self.member_rewards(*tensors)
+        if self._same_inputs and self.device.type == "cpu":
+            x = self.members[0].numpy_features(obs, actions, next_obs)
+            rewards = th.from_numpy(np.stack([m.numpy_head(x) for m in self.members]))
+        elif self._same_inputs:
+            x = th.from_numpy(self.members[0].numpy_features(obs, actions, next_obs))
+            x = x.to(self.device)
+            rewards = th.stack([m.head(x) for m in self.members])
+        else:
+            tensors = (th.as_tensor(np.asarray(x)) for x in (obs, actions, next_obs))
+            rewards = self.member_rewards(*tensors)
         agg = aggregate(rewards, self.aggregation, self.lam, self.ddof)
         spread = rewards.var(dim=0, correction=self.ddof).sqrt() if len(self) > 1 else (
             th.zeros_like(agg))  # fmt: skip

@@ -110,21 +110,27 @@ class RewardNet(nn.Module):
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
         self.register_buffer("offset", th.zeros(()))
         self.register_buffer("scale", th.ones(()))
-        self.device = th.device(device)
-        self.to(self.device)
+        self.to(th.device(device))
+        self._numpy_cache: tuple | None = None
+
+    @property
+    def device(self) -> th.device:
+        """Where the parameters are (follows ``.to()``)."""
+        return self.offset.device
+
+    def _check_batch(self, obs: tuple, actions: tuple, next_obs: tuple) -> None:
+        if tuple(obs[1:]) != self.obs_shape or tuple(next_obs) != tuple(obs):
+            raise ValueError(
+                f"obs and next_obs must have shape (batch, *{self.obs_shape}), got "
+                f"{tuple(obs)} and {tuple(next_obs)}"
+            )
+        if len(actions) == 0 or actions[0] != obs[0]:
+            raise ValueError(f"actions have shape {tuple(actions)}, observations {tuple(obs)}")
 
     def features(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
         """The MLP input, shape ``(batch, features)``; checks the batch shapes."""
+        self._check_batch(obs.shape, actions.shape, next_obs.shape)
         batch = obs.shape[0]
-        if tuple(obs.shape[1:]) != self.obs_shape or tuple(next_obs.shape) != tuple(obs.shape):
-            raise ValueError(
-                f"obs and next_obs must have shape (batch, *{self.obs_shape}), got "
-                f"{tuple(obs.shape)} and {tuple(next_obs.shape)}"
-            )
-        if actions.shape[0] != batch:
-            raise ValueError(
-                f"actions have batch size {actions.shape[0]}, observations {batch}"
-            )
         parts = []
         for name in self.config["inputs"]:
             if name == "action":
@@ -138,11 +144,34 @@ class RewardNet(nn.Module):
                 parts.append(x.reshape(batch, -1).float().to(self.device))
         return th.cat(parts, dim=1)
 
+    def numpy_features(
+        self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`features` built in numpy (one tensor conversion per batch: the fast path of
+        :meth:`predict`, which env wrappers call every step)."""
+        obs, actions, next_obs = np.asarray(obs), np.asarray(actions), np.asarray(next_obs)
+        self._check_batch(obs.shape, actions.shape, next_obs.shape)
+        batch = obs.shape[0]
+        parts = []
+        for name in self.config["inputs"]:
+            if name == "action":
+                if self.discrete_n:
+                    idx = actions.reshape(batch, -1)[:, 0].astype(np.int64)
+                    parts.append(np.eye(self.discrete_n, dtype=np.float32)[idx])
+                else:
+                    parts.append(actions.reshape(batch, -1))
+            else:
+                parts.append((obs if name == "obs" else next_obs).reshape(batch, -1))
+        return np.concatenate(parts, axis=1, dtype=np.float32)
+
+    def head(self, features: th.Tensor) -> th.Tensor:
+        """Normalised rewards from :meth:`features`, shape ``(batch,)``."""
+        return (self.net(features).squeeze(-1) - self.offset) / self.scale
+
     def forward(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> th.Tensor:
         """Normalised rewards, shape ``(batch,)``; ``actions``: ``(batch, *act_shape)``, or
         ``(batch,)`` integer indices for ``Discrete``."""
-        raw = self.net(self.features(obs, actions, next_obs)).squeeze(-1)
-        return (raw - self.offset) / self.scale
+        return self.head(self.features(obs, actions, next_obs))
 
     @th.no_grad()
     def normalize_on(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> None:
@@ -153,13 +182,42 @@ class RewardNet(nn.Module):
         self.offset.copy_(raw.mean())
         self.scale.copy_(raw.std(correction=0).clamp_min(1e-8))
 
-    @th.no_grad()
+    def numpy_head(self, features: np.ndarray) -> np.ndarray:
+        """:meth:`head` on a CPU net evaluated in numpy, shape ``(batch,)``.
+
+        Why: a per-step env wrapper runs this MLP on a few dozen rows, where torch's
+        per-op dispatch costs more than the arithmetic; numpy on a cached copy of the
+        weights is several times faster. The cache is keyed on each parameter's identity
+        and in-place version counter, so optimiser steps and ``load_state_dict`` refresh it.
+        """
+        tensors = [*self.net.parameters(), self.offset, self.scale]
+        key = tuple((id(t), t._version) for t in tensors)
+        if self._numpy_cache is None or self._numpy_cache[0] != key:
+            self._numpy_cache = (key, [t.detach().cpu().numpy().copy() for t in tensors])
+        *weights, offset, scale = self._numpy_cache[1]
+        x = features
+        activation = self.config["activation"]
+        for i in range(0, len(weights), 2):
+            x = x @ weights[i].T + weights[i + 1]
+            if i + 2 < len(weights):
+                if activation == "relu":
+                    x = np.maximum(x, 0.0)
+                elif activation == "tanh":
+                    x = np.tanh(x)
+                else:
+                    x = np.where(x > 0, x, 0.01 * x)  # nn.LeakyReLU's default slope
+        return (x[:, 0] - offset) / scale
+
+    @th.inference_mode()
     def predict(
         self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rewards and spread (zeros: one net has none), numpy in and out, shape (batch,)."""
-        r = self.forward(*(th.as_tensor(np.asarray(x)) for x in (obs, actions, next_obs)))
-        r = r.cpu().numpy().astype(np.float32)
+        x = self.numpy_features(obs, actions, next_obs)
+        if self.device.type == "cpu":
+            r = self.numpy_head(x).astype(np.float32)
+        else:
+            r = self.head(th.from_numpy(x).to(self.device)).cpu().numpy().astype(np.float32)
         return r, np.zeros_like(r)
 
 

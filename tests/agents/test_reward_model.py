@@ -157,3 +157,19 @@ def test_ensemble_training_is_seeded_and_round_trips(tmp_path):
     back = load_ensemble(path)
     assert (back.aggregation, back.lam, back.ddof) == ("uwo", 0.3, 1)
     th.testing.assert_close(back.member_rewards(x, a, x), rewards)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "leaky_relu"])
+def test_numpy_fast_path_matches_torch_and_follows_training(activation):
+    th.manual_seed(0)
+    net = RewardNet(OBS, gym.spaces.Discrete(3), hidden=(16, 8), activation=activation)
+    x, a = np.random.default_rng(0).normal(size=(9, 4)).astype(np.float32), np.arange(9) % 3
+    tx, ta = th.as_tensor(x), th.as_tensor(a)
+    net.normalize_on(tx, ta, tx)
+    np.testing.assert_allclose(net.predict(x, a, x)[0], net(tx, ta, tx).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    opt = th.optim.SGD(net.parameters(), lr=0.1)
+    net(tx, ta, tx).sum().backward()
+    opt.step()  # in-place update: the cached numpy weights must refresh
+    np.testing.assert_allclose(net.predict(x, a, x)[0], net(tx, ta, tx).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
