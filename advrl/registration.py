@@ -83,6 +83,23 @@ GYM_ENVS += (
     ),
 )
 
+GYM_ENVS += (
+    EnvEntry(
+        "advrl/CartPoleMisleadingAux-v0",
+        "advrl.agents.barfi.tasks:cartpole_aux",
+        "CartPole returning r_p + r_aux, aux = +1 when the action opposes a PD controller "
+        "(BARFI; kwargs: mode='bad'|'bad_penalty'|'good', scale)",
+        kwargs={"mode": "bad"},
+    ),
+    EnvEntry(
+        "advrl/CartPoleHelpfulAux-v0",
+        "advrl.agents.barfi.tasks:cartpole_aux",
+        "CartPole returning r_p + r_aux, aux = +1 when the action matches a PD controller "
+        "(BARFI; kwargs: scale)",
+        kwargs={"mode": "good"},
+    ),
+)
+
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
 
 GYM_ENVS += tuple(
