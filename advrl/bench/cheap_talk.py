@@ -1,0 +1,198 @@
+"""The cheap-talk suite: how much a message channel helps or harms a PPO victim (ACT).
+
+One cell per (method, seed) on the batched CartPole. ``none`` / ``random`` (i.i.d. messages
+each step) / ``random-adversary`` (an untrained random MLP) train fresh victims with that
+message source; ``act-anti`` / ``act-pro`` first run ACT (Lu et al., ICML 2023) to get an
+adversary, then train fresh victims (new seeds) hearing it; ``act-control`` runs ACT in
+test-time-control mode and reports how often its exploiter steers the frozen victims' cart to
+a random goal, against random messages on the same victims. Reports: CSV, Markdown table,
+PNG of victim learning curves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from advrl.bench.cells import config_key
+from advrl.bench.plotting import panels, save_png
+from advrl.bench.report import to_csv
+from advrl.bench.store import ResultsStore
+from advrl.zoo.checkpoint import atomic_write_bytes
+
+METHODS = ("none", "random", "random-adversary", "act-anti", "act-pro", "act-control")
+
+
+@dataclass(frozen=True)
+class CheapTalkCell:
+    """Victims trained with one kind of message source (ACT adversaries are trained first).
+
+    Attributes:
+        method: one of ``METHODS``.
+        seed: seed of the ACT run and of the evaluation victims.
+        popsize: ES population (victims per generation).
+        generations: ES generations.
+        n_updates: PPO updates per victim (``4 envs x 128 steps`` each).
+        victims: fresh victims trained to evaluate the message source.
+        sigma, lr: ES noise scale and Adam step.
+    """
+
+    method: str
+    seed: int = 0
+    popsize: int = 32
+    generations: int = 20
+    n_updates: int = 16
+    victims: int = 32
+    sigma: float = 0.2
+    lr: float = 0.05
+
+    kind: ClassVar[str] = "cheap_talk"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; allowed: {list(METHODS)}")
+        p = self.popsize
+        if isinstance(p, bool) or not isinstance(p, int) or p < 2 or p % 2:
+            raise ValueError(f"population must be an even integer >= 2, got {p!r}")
+
+    @property
+    def label(self) -> str:
+        return f"cheap-talk {self.method} s{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @property
+    def key(self) -> str:
+        return config_key(f"cheaptalk-{self.method}-s{self.seed}", self.to_dict())
+
+    def config(self, mode: str = "anti"):
+        from advrl.attacks.act.trainer import ACTConfig
+
+        return ACTConfig(
+            mode=mode, popsize=self.popsize, generations=self.generations, sigma=self.sigma,
+            lr=self.lr, n_updates=self.n_updates, seed=self.seed,
+        )  # fmt: skip
+
+    def run(self) -> dict[str, Any]:
+        import torch as th
+
+        from advrl.attacks.act import trainer as act
+
+        start = time.perf_counter()
+        mode = self.method.removeprefix("act-") if self.method.startswith("act-") else "anti"
+        cfg = self.config(mode)
+        out: dict[str, Any] = {}
+        if self.method == "none":
+            fn = act.no_messages(cfg.dims)
+        elif self.method == "random":
+            fn = act.random_messages(cfg.dims, cfg.scale, self.seed)
+        elif self.method == "random-adversary":
+            theta = 0.1 * th.randn(cfg.num_params, generator=th.Generator().manual_seed(self.seed))
+            fn = act.adversary_messages(theta, cfg.adversary_sizes, cfg.scale)
+        else:
+            result = act.train_act(cfg)
+            out["act_history"] = result.history
+            out["act_seconds"] = sum(h["seconds"] for h in result.history)
+            out["act_env_steps"] = (
+                self.generations * self.popsize * self.n_updates * cfg.ppo.n_envs
+                * cfg.ppo.n_steps
+            )  # fmt: skip
+            out["theta"] = result.theta.tolist()
+            fn = act.adversary_messages(result.adversary, cfg.adversary_sizes, cfg.scale)
+        eval_seed = 10_000 + self.seed  # fresh victims, unseen by the ES
+        ppo, curves = act.train_victims(fn, self.victims, cfg, eval_seed)
+        returns = ppo.evaluate(fn, cfg.eval_envs, seed=eval_seed + 1)
+        if self.method == "act-control":
+            exploit = act.adversary_messages(result.exploiter, cfg.exploiter_sizes, cfg.scale)
+            ctrl = act.control_rollout(ppo, exploit, cfg, eval_seed + 2)
+            rand = act.random_messages(cfg.dims, cfg.scale, eval_seed + 3)
+            base = act.control_rollout(ppo, rand, cfg, eval_seed + 2)
+            out.update(
+                control_success=float(ctrl["success"].mean()),
+                control_reward=float(ctrl["control_reward"].mean()),
+                random_success=float(base["success"].mean()),
+                random_control_reward=float(base["control_reward"].mean()),
+            )
+        steps_per_update = cfg.ppo.n_envs * cfg.ppo.n_steps
+        return {
+            **out,
+            "mean_return": float(returns.mean()),
+            "std_return": float(returns.std()),
+            "returns": returns.tolist(),
+            "curve": [[(u + 1) * steps_per_update, float(c)]
+                      for u, c in enumerate(curves.mean(0))],  # fmt: skip
+            "seconds": time.perf_counter() - start,
+        }
+
+
+def cheap_talk_suite(
+    methods: list[str], seeds: list[int], popsize: int = 32, generations: int = 20,
+    n_updates: int = 16, victims: int = 32,
+) -> list[CheapTalkCell]:  # fmt: skip
+    """Every (method, seed) cell; baselines first so partial runs already compare."""
+    order = {m: i for i, m in enumerate(METHODS)}
+    for m in methods:
+        if m not in order:
+            raise ValueError(f"unknown method {m!r}; allowed: {list(METHODS)}")
+    return [
+        CheapTalkCell(m, s, popsize, generations, n_updates, victims)
+        for m in sorted(set(methods), key=order.__getitem__)
+        for s in seeds
+    ]
+
+
+def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
+    """``cheap_talk.csv`` (one row per cell), ``cheap_talk.md`` (mean over seeds) and
+    ``cheap_talk.png`` (victim learning curves per method, and ACT's fitness per generation)."""
+    run_dir = Path(run_dir)
+    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "cheap_talk"]
+    cols = ["method", "seed", "popsize", "generations", "victims", "mean_return", "std_return",
+            "control_success", "random_success", "act_seconds", "seconds"]  # fmt: skip
+    order = {m: i for i, m in enumerate(METHODS)}
+    rows = [{k: r["cell"].get(k, r["result"].get(k)) for k in cols} for r in records]
+    rows.sort(key=lambda r: (order[r["method"]], r["seed"]))
+    paths = {"csv": run_dir / "cheap_talk.csv", "markdown": run_dir / "cheap_talk.md",
+             "plot": run_dir / "cheap_talk.png"}  # fmt: skip
+    atomic_write_bytes(paths["csv"], to_csv(rows, cols).encode())
+    lines = [
+        "| method | seeds | victim final return (mean ± std over seeds) | control success "
+        "(exploiter / random messages) | ACT CPU s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for method in sorted({r["method"] for r in rows}, key=order.__getitem__):
+        rs = [r for r in rows if r["method"] == method]
+        ret = np.array([r["mean_return"] for r in rs])
+        ctrl = "" if rs[0]["control_success"] is None else (
+            f"{np.mean([r['control_success'] for r in rs]):.2f} / "
+            f"{np.mean([r['random_success'] for r in rs]):.2f}")  # fmt: skip
+        act_s = "" if rs[0]["act_seconds"] is None else (
+            f"{np.mean([r['act_seconds'] for r in rs]):.0f}")  # fmt: skip
+        lines.append(f"| {method} | {len(rs)} | {ret.mean():.1f} ± {ret.std():.1f} | {ctrl} "
+                     f"| {act_s} |")  # fmt: skip
+    atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
+    if records:
+        fig, (curve_ax, es_ax) = panels(2, width=5.5)
+        for method in sorted({r["cell"]["method"] for r in records}, key=order.__getitem__):
+            rs = [r["result"] for r in records if r["cell"]["method"] == method]
+            curve = np.mean([np.asarray(r["curve"]) for r in rs], axis=0)
+            curve_ax.plot(curve[:, 0], curve[:, 1], label=method)
+            if "act_history" in rs[0]:
+                fit = np.mean([[h["fitness_mean"] for h in r["act_history"]] for r in rs], 0)
+                es_ax.plot(np.arange(len(fit)), fit, label=method)
+        curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
+                     "per victim", ylabel="episode return")  # fmt: skip
+        es_ax.set(title="ACT: mean fitness per generation", xlabel="generation", ylabel="fitness")
+        for ax in (curve_ax, es_ax):
+            ax.grid(alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+        save_png(fig, paths["plot"])
+    return paths
+
+
