@@ -114,7 +114,7 @@ def train_victims(
     ppo = PopulationPPO(
         n_members, OBS_DIM + config.dims, 2, config.ppo, seed, config.device, shared_init
     )
-    env = BatchedCartPole(n_members * config.ppo.n_envs, seed=seed, device="cpu")
+    env = BatchedCartPole(n_members * config.ppo.n_envs, seed=seed, device=config.device)
     return ppo, ppo.learn(env, config.n_updates, message_fn)
 
 
