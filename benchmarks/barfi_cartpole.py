@@ -12,6 +12,8 @@ env-step budgets are equal. Tasks (aux reward per step):
   enough that dying early maximises r_p + r_aux);
 - good: +1 when the action matches.
 
+Reference (``--primary-only`` tasks): the same learner on r_p alone, i.e. dropping the aux.
+
 Each (task, method, seed) cell is written atomically to <run-dir>/cells/ before the next
 starts; a rerun skips finished cells. The report (<run-dir>/report.md) is rebuilt from them.
 """
@@ -36,8 +38,9 @@ OBS_SCALE = (2.4, 3.0, 0.21, 3.0)  # cart and pole limits: phi's features tanh(o
 def run_cell(task: str, method: str, seed: int, args: argparse.Namespace) -> dict:
     mode, scale = TASKS[task]
     env = CartPoleAuxBatch(args.envs, mode, scale, max_episode_steps=args.horizon)
+    init = (0.0, 1.0, 0.0) if method == "primary_only" else (0.0, 1.0, 1.0)
     agent = BARFI(env, horizon=args.horizon, obs_scale=OBS_SCALE, seed=seed,
-                  learn_reward=method == "barfi")  # fmt: skip
+                  learn_reward=method == "barfi", reward_init=init)  # fmt: skip
     start = time.perf_counter()
     history = agent.learn(args.batches)
     wall = time.perf_counter() - start
@@ -56,8 +59,8 @@ def report(cells: Path, out: Path) -> str:
     records = [json.loads(p.read_text()) for p in sorted(cells.glob("*.json"))]
     lines = [
         "| task | seeds | naive return | BARFI return | ratio BARFI/naive | "
-        "BARFI final phi3 | env steps (naive / BARFI) |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "BARFI final phi3 | env steps (naive / BARFI) | r_p only (reference) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for task in TASKS:
         by = {m: [r for r in records if r["task"] == task and r["method"] == m]
@@ -75,10 +78,12 @@ def report(cells: Path, out: Path) -> str:
             return f"{statistics.fmean(xs):.1f} ± {sd:.1f} ({', '.join(f'{x:.0f}' for x in xs)})"
 
         ratio = statistics.fmean(ret["barfi"]) / max(statistics.fmean(ret["naive"]), 1e-9)
+        ref = [r["result"]["eval_primary_return"] for r in records
+               if r["task"] == task and r["method"] == "primary_only"]  # fmt: skip
         lines.append(
             f"| {task} | {','.join(map(str, seeds))} | {fmt(ret['naive'])} | "
             f"{fmt(ret['barfi'])} | {ratio:.2f} | {phi3:.2f} | "
-            f"{steps['naive']:,.0f} / {steps['barfi']:,.0f} |"
+            f"{steps['naive']:,.0f} / {steps['barfi']:,.0f} | {fmt(ref) if ref else '-'} |"
         )
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(out, text.encode())
@@ -95,6 +100,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--side-seeds", type=int, default=3,
                         help="seeds for the non-headline tasks (bad, good)")  # fmt: skip
+    parser.add_argument("--primary-only", nargs="*", default=["bad_penalty"],
+                        help="tasks that also get REINFORCE on r_p alone")  # fmt: skip
     args = parser.parse_args()
     th.set_num_threads(1)
     run_dir = Path(args.run_dir)
@@ -104,7 +111,8 @@ def main() -> None:
     for task in args.tasks:
         seeds = args.seeds if task == "bad_penalty" else args.seeds[: args.side_seeds]
         for seed in seeds:
-            for method in ("naive", "barfi"):
+            methods = ["naive", "barfi"] + (["primary_only"] if task in args.primary_only else [])
+            for method in methods:
                 key = f"{task}-{method}-s{seed}-b{args.batches}-n{args.envs}-h{args.horizon}"
                 path = cells / f"{key}.json"
                 if path.is_file():

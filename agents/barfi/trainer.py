@@ -7,6 +7,10 @@ grad_theta J_p`` (a ``neumann_terms``-term Neumann series, :mod:`implicit`) minu
 penalty. The outer step reuses the last inner batch, so BARFI uses exactly the environment
 steps of plain REINFORCE; ``learn_reward=False`` *is* that baseline (fixed ``r_p + r_aux``,
 ``gamma = sigmoid(4.6)``), with the same learner and budget.
+
+The Hessian and mixed derivatives are those of the REINFORCE surrogate
+``sum_t log pi(a_t|s_t) (G_t^phi - b_t)`` on the sampled batch (the paper's estimator form),
+not of the exact expected return, whose Hessian would add score-function products.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class BARFIConfig:
     power-iteration estimate of the Hessian's spectral radius, at every outer step"""
     obs_scale: tuple[float, ...] = (1.0,)
     """phi's state features are tanh(obs / obs_scale)"""
+    reward_init: tuple[float, float, float] = (0.0, 1.0, 1.0)
+    """initial (phi1, phi2, phi3): r_p + r_aux; (0, 1, 0) with learn_reward=False is plain
+    REINFORCE on the primary reward"""
     w0: float = 4.6
     """initial discount logit, gamma = sigmoid(w0)"""
     l2_phi: float = 0.0
@@ -106,6 +113,7 @@ class BARFI:
     ) -> None:
         config = BARFIConfig(**{**asdict(config or BARFIConfig()), **overrides})
         config.hidden, config.obs_scale = tuple(config.hidden), tuple(config.obs_scale)
+        config.reward_init = tuple(config.reward_init)
         config.validate()
         self.env, self.config, self.device = env, config, th.device(device)
         space = env.single_observation_space
@@ -116,7 +124,7 @@ class BARFI:
         th.manual_seed(config.seed)  # parameter initialisation only; sampling uses self.rng
         self.policy = PolicyNet(obs_dim, env.single_action_space, config.hidden, device=device)
         self.reward = AlignmentReward(
-            obs_dim, scale, w0=config.w0, l2_phi=config.l2_phi, l2_gamma=config.l2_gamma,
+            obs_dim, scale, config.reward_init, config.w0, config.l2_phi, config.l2_gamma,
             device=device,
         )  # fmt: skip
         self.inner_opt = th.optim.Adam(self.policy.parameters(), lr=config.inner_lr)
