@@ -113,6 +113,24 @@ GYM_ENVS += tuple(
     for task in _FORCE_TASKS
 )
 
+_NETHACK_TASKS = (
+    ("Score", "score", "in-game score delta (nle's score task)"),
+    ("Oracle", "oracle", "reach the Oracle; proxy pays while hallucinating, true needs sober"),
+    ("OracleSober", "oracle_sober", "reach the Oracle while not hallucinating (true = proxy)"),
+    ("Staircase3", "staircase3", "reach dungeon level 3 (success reward 50)"),
+    ("Staircase4", "staircase4", "reach dungeon level 4 (success reward 50)"),
+)
+
+GYM_ENVS += tuple(
+    EnvEntry(
+        f"advrl/NetHack{name}-v0",
+        "advrl.envs.nethack.tasks:NetHackTask",
+        f"NetHack (nle) ONI task: {what} (kwargs: success_reward, observation_keys, ...)",
+        kwargs={"task": task},
+    )
+    for name, task, what in _NETHACK_TASKS
+)
+
 PARALLEL_ENVS: tuple[EnvEntry, ...] = tuple(
     EnvEntry(
         f"advrl/{task}ForceGame-v0",
@@ -124,24 +142,6 @@ PARALLEL_ENVS: tuple[EnvEntry, ...] = tuple(
 )
 """Multi-agent (PettingZoo parallel) ids."""
 
-
-def register_parallel(entries: tuple[EnvEntry, ...]) -> None:
-    """Add entries to PettingZoo's parallel registry (skipping ids already there)."""
-    import pettingzoo
-
-    for entry in entries:
-        if entry.id not in pettingzoo.parallel_registry:
-            pettingzoo.register(
-                "parallel", entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs)
-            )
-
-
-def register_all() -> None:
-    """Register every advrl id; safe to call more than once."""
-    for entry in GYM_ENVS:
-        if entry.id not in gym.registry:
-            gym.register(
-                id=entry.id,
 _CHEAP_TALK_TASKS = ("CartPole-v1", "Pendulum-v1", "InvertedPendulum-v5")
 
 PARALLEL_ENVS += tuple(
@@ -163,6 +163,24 @@ PARALLEL_ENVS += tuple(
     ),
 )
 
+
+def register_parallel(entries: tuple[EnvEntry, ...]) -> None:
+    """Add entries to PettingZoo's parallel registry (skipping ids already there)."""
+    import pettingzoo
+
+    for entry in entries:
+        if entry.id not in pettingzoo.parallel_registry:
+            pettingzoo.register(
+                "parallel", entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs)
+            )
+
+
+def register_all() -> None:
+    """Register every advrl id; safe to call more than once."""
+    for entry in GYM_ENVS:
+        if entry.id not in gym.registry:
+            gym.register(
+                id=entry.id,
                 entry_point=entry.entry_point,
                 kwargs=dict(entry.kwargs),
                 max_episode_steps=entry.max_episode_steps,

@@ -1,0 +1,1 @@
+"""ONI message reward models and the NetHack feature extractor."""
