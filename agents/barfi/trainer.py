@@ -121,8 +121,10 @@ class BARFI:
             raise TypeError(f"observations must be a Box, got {space}")
         obs_dim = int(np.prod(space.shape))
         scale = config.obs_scale[0] if len(config.obs_scale) == 1 else config.obs_scale
-        th.manual_seed(config.seed)  # parameter initialisation only; sampling uses self.rng
-        self.policy = PolicyNet(obs_dim, env.single_action_space, config.hidden, device=device)
+        # Seeded initialisation without touching the caller's global RNG; sampling uses self.rng.
+        with th.random.fork_rng(devices=[]):
+            th.manual_seed(config.seed)
+            self.policy = PolicyNet(obs_dim, env.single_action_space, config.hidden, device=device)
         self.reward = AlignmentReward(
             obs_dim, scale, config.reward_init, config.w0, config.l2_phi, config.l2_gamma,
             device=device,
@@ -161,7 +163,7 @@ class BARFI:
             raise ValueError(f"batches must be an int >= 0, got {batches!r}")
         history = []
         for _ in range(batches):
-            seed = int(th.randint(0, 2**31 - 1, (1,), generator=self.rng))
+            seed = int(th.randint(0, 2**31 - 1, (1,), generator=self.rng, device=self.device))
             batch = collect(self.env, self.policy, self.config.horizon, self.rng, seed)
             self.batches_done += 1
             outer = self.config.learn_reward and self.batches_done % self.config.inner_steps == 0

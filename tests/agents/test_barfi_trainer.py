@@ -120,6 +120,19 @@ def test_halfcheetah_runs_a_gaussian_policy_briefly():
     assert agent.reward.bias[2].item() != 1.0  # the outer step moved phi3
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
+def test_trains_and_round_trips_on_cuda(tmp_path):
+    agent = small(device="cuda", inner_steps=1)
+    agent.learn(2)
+    assert {p.device.type for p in [*agent.policy.parameters(), *agent.reward.parameters()]} == {
+        "cuda"
+    }
+    agent.save(tmp_path / "a.safetensors")
+    loaded = BARFI.load(tmp_path / "a.safetensors", agent.env, device="cuda")
+    assert th.equal(loaded.reward.bias, agent.reward.bias)
+
+
 @pytest.mark.expensive
 def test_barfi_beats_naive_on_the_misleading_aux():
     # bad_penalty x2: r_p + r_aux is maximised by dropping the pole; BARFI learns phi3 < 1.
