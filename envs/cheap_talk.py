@@ -195,7 +195,8 @@ def message_space(space: gym.Space, dims: int, scale: float, key: str) -> gym.Sp
         if not isinstance(key, str) or key in space.spaces:
             raise ValueError(
                 f"key must be a str not already in the Dict observation {list(space.spaces)}, "
-                f"got {key!r}"
+                f"got {key!r}; pass another key (e.g. key='cheap_talk' on NetHack, whose "
+                "observation already has a 'message')"
             )
         message = gym.spaces.Box(-scale, scale, (dims,), dtype=np.float32)
         return gym.spaces.Dict({**space.spaces, key: message})
