@@ -113,3 +113,16 @@ def test_bench_suite_runs_reports_and_resumes(tmp_path):
     assert csv[0].startswith("method,seed") and len(csv) == 4
     assert "act-control" in paths["markdown"].read_text() and paths["plot"].stat().st_size > 0
     assert math.isfinite(float(csv[3].split(",")[5]))
+
+
+def test_cli_bench_cheap_talk(tmp_path, capsys):
+    from advrl.cli import main
+
+    argv = ["bench", "cheap-talk", "--methods", "none", "--seeds", "0", "--victims", "2",
+            "--updates", "1", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    assert "| none | 1 |" in capsys.readouterr().out
+    assert main([*argv[:-2], "--popsize", "3", "--out", str(tmp_path)]) == 2
+    assert "population must be an even integer >= 2, got 3" in capsys.readouterr().err
+    assert main(["bench", "cheap-talk", "--methods", "loud", "--out", str(tmp_path)]) == 2
+    assert "unknown method 'loud'" in capsys.readouterr().err
