@@ -183,3 +183,11 @@ def test_vec_variant_matches_the_single_env_one():
                 expect = 2 * math.pi * np.tanh(source(final[None, :4])[0])
                 np.testing.assert_allclose(final[4:], expect, rtol=1e-5)
     assert ended
+
+
+def test_spec_records_the_channel_and_rebuilds_it():
+    env = AddCheapTalk(gym.make("CartPole-v1"), "random", dims=3, scale=1.5)
+    (wrapper,) = env.spec.additional_wrappers
+    assert wrapper.name == "AddCheapTalk" and wrapper.kwargs["dims"] == 3
+    rebuilt = gym.make(env.spec)
+    assert rebuilt.observation_space.shape == (7,) and rebuilt.observation_space.high[-1] == 1.5
