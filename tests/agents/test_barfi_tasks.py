@@ -34,6 +34,7 @@ def test_controller_aux_by_hand():
     assert controller_aux(obs, action, "bad_penalty", 2.0).tolist() == [-2.0, 0.0]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # check_env on a wrapper / CartPole's inf bounds
 @pytest.mark.parametrize("mode", ["good", "bad", "bad_penalty"])
 def test_wrapper_keeps_primary_and_aux_in_info(mode):
     env = cartpole_aux(mode, scale=1.5)
