@@ -8,7 +8,11 @@
 
 The retrieval model (a hash table filled asynchronously) is
 :class:`advrl.envs.nethack.service.AnnotationService`. All three are ``r_int(message) ->
-float`` callables for :class:`advrl.envs.nethack.messages.MessageReward`.
+float`` callables for :class:`advrl.envs.nethack.messages.MessageReward`. The learned ones
+train on what the service has labelled so far, e.g.
+``clf.fit(list(service.store.labels), list(service.store.labels.values()))`` or
+``ranker.fit(preference_pairs(messages, labels, rng, n))``, and then score messages the
+annotator has never seen.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ waits. :class:`LabelStore` is that table, persisted atomically as JSON so a rest
 nothing; :class:`AnnotationService` is the reward function ``r_int(message)`` plus a worker
 thread that drains the queue in batches. Annotator errors and timeouts are logged and the
 batch is retried (up to ``max_attempts``); training never stops for them.
+
+One service serves every env of a process (``DummyVecEnv``: pass the same service to each
+``MessageReward``). It holds a thread, so it does not pickle: with ``SubprocVecEnv`` build
+one per worker process and give each its own label file (two services saving the same file
+would each keep only their own labels; the writes are atomic, not merged).
 """
 
 from __future__ import annotations

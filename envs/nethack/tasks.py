@@ -18,7 +18,10 @@ frozen-step penalty. ``info["reward_proxy"]`` is the returned reward and
 Seeding: nle ignores ``reset(seed=...)`` (it seeds NetHack through its own ``seed()``).
 :class:`NetHackTask` maps a gymnasium seed to NetHack's core/disp/level RNG seeds with
 anti-TAS reseeding off and the moon phase fixed, so ``reset(seed=s)`` is deterministic and
-later unseeded resets continue a seeded stream of games.
+later unseeded resets continue a seeded stream of games. nle's own ``reset`` also fails on
+``options={}`` (it indexes ``options["wizkit_items"]``), which Gymnasium's ``check_env``
+passes; :class:`NetHackTask` fills that key in. With both fixes the tasks pass ``check_env``
+with no exception (raw ``NetHackScore-v0`` does not: the seed check and the options check).
 """
 
 from __future__ import annotations
