@@ -3,7 +3,10 @@ the outcome of training a fresh PPO victim that hears it (Lu et al., ICML 2023, 
 
 Modes:
     anti: fitness = - victim's final (greedy) return; the adversary sabotages learning.
-    pro: fitness = + the same; the adversary helps.
+    pro: fitness = + victim's mean return over training (the area under its learning curve):
+        the adversary speeds learning. The final greedy return of 8 episodes is a much
+        noisier signal for pro (it saturates at 500 and is bimodal); with it, 20 generations
+        of ES did not move the victim (BENCHMARKS.md). ``fitness_on`` overrides either.
     control: the ES vector holds a train-time adversary and a test-time exploiter
         ``(obs, goal) -> message``; after the victim trains with the first, the frozen victim
         is steered by the second towards a random cart position ``goal`` with per-step reward
@@ -53,6 +56,9 @@ class ACTConfig:
     control_steps: int = 200
     success_radius: float = 0.3
     """control success: pole up for control_steps and final |x - goal| below this"""
+    fitness_on: str | None = None
+    """anti / pro fitness from the victim's "final" greedy return or its mean "training" return
+    (learning speed); default: final for anti, training for pro (see the module docstring)"""
     ppo: PPOConfig = field(default_factory=PPOConfig)
     seed: int = 0
     device: str = "cpu"
@@ -63,6 +69,10 @@ class ACTConfig:
         p = self.popsize
         if isinstance(p, bool) or not isinstance(p, int) or p < 2 or p % 2:
             raise ValueError(f"population must be an even integer >= 2, got {p!r}")
+        if self.fitness_on is None:
+            self.fitness_on = "training" if self.mode == "pro" else "final"
+        if self.fitness_on not in ("final", "training"):
+            raise ValueError(f"fitness_on must be 'final' or 'training', got {self.fitness_on!r}")
         if isinstance(self.dims, bool) or not isinstance(self.dims, int) or self.dims <= 0:
             raise ValueError(f"message dims must be an integer > 0, got {self.dims!r}")
 
@@ -159,7 +169,8 @@ def fitness(candidates: th.Tensor, config: ACTConfig, seed: int) -> dict[str, th
         out.update(control_rollout(ppo, exploit, config, seed + 2))
         out["fitness"] = out["control_reward"]
     else:
-        out["fitness"] = returns if config.mode == "pro" else -returns
+        score = returns if config.fitness_on == "final" else curves.mean(1)
+        out["fitness"] = score if config.mode == "pro" else -score
     return out
 
 

@@ -47,8 +47,10 @@ def test_fitness_is_signed_by_mode(mode):
     assert out["fitness"].shape == (4,) and out["curves"].shape == (4, 1)
     if mode == "anti":
         assert th.equal(out["fitness"], -out["final_return"])
-    elif mode == "pro":
-        assert th.equal(out["fitness"], out["final_return"])
+    elif mode == "pro":  # learning speed: the mean training return
+        assert th.equal(out["fitness"], out["curves"].mean(1))
+        cfg.fitness_on = "final"
+        assert th.equal(fitness(cands, cfg, seed=0)["fitness"], out["final_return"])
     else:
         assert th.equal(out["fitness"], out["control_reward"])
         assert ((out["success"] >= 0) & (out["success"] <= 1)).all()
@@ -85,6 +87,8 @@ def test_bad_inputs_are_clear_errors():
             CheapTalkCell("act-anti", popsize=popsize)
     with pytest.raises(ValueError, match="message dims must be an integer > 0, got 0"):
         ACTConfig(dims=0)
+    with pytest.raises(ValueError, match="fitness_on must be 'final' or 'training', got 'x'"):
+        ACTConfig(fitness_on="x")
     with pytest.raises(ValueError, match="mode must be one of .* got 'evil'"):
         ACTConfig(mode="evil")
     with pytest.raises(ValueError, match="unknown method 'act-evil'"):
