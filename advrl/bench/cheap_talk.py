@@ -112,11 +112,16 @@ class CheapTalkCell:
             ctrl = act.control_rollout(ppo, exploit, cfg, eval_seed + 2)
             rand = act.random_messages(cfg.dims, cfg.scale, eval_seed + 3)
             base = act.control_rollout(ppo, rand, cfg, eval_seed + 2)
+            # goal-blind baseline: the messages the victims trained with, ignoring the goal;
+            # success above it is steering, not just keeping the pole up
+            blind = act.control_rollout(ppo, lambda o: fn(o[..., :-1]), cfg, eval_seed + 2)
             out.update(
                 control_success=float(ctrl["success"].mean()),
                 control_reward=float(ctrl["control_reward"].mean()),
                 random_success=float(base["success"].mean()),
                 random_control_reward=float(base["control_reward"].mean()),
+                goal_blind_success=float(blind["success"].mean()),
+                goal_blind_control_reward=float(blind["control_reward"].mean()),
             )
         steps_per_update = cfg.ppo.n_envs * cfg.ppo.n_steps
         return {
@@ -152,7 +157,9 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     run_dir = Path(run_dir)
     records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "cheap_talk"]
     cols = ["method", "seed", "popsize", "generations", "victims", "mean_return", "std_return",
-            "control_success", "random_success", "act_seconds", "seconds"]  # fmt: skip
+            "control_success", "goal_blind_success", "random_success", "control_reward",
+            "goal_blind_control_reward", "random_control_reward", "act_seconds",
+            "seconds"]  # fmt: skip
     order = {m: i for i, m in enumerate(METHODS)}
     rows = [{k: r["cell"].get(k, r["result"].get(k)) for k in cols} for r in records]
     rows.sort(key=lambda r: (order[r["method"]], r["seed"]))
@@ -161,7 +168,7 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     atomic_write_bytes(paths["csv"], to_csv(rows, cols).encode())
     lines = [
         "| method | seeds | victim final return (mean ± std over seeds) | control success "
-        "(exploiter / random messages) | ACT CPU s |",
+        "(exploiter / goal-blind / random messages) | ACT wall s |",
         "|---|---:|---:|---:|---:|",
     ]
     for method in sorted({r["method"] for r in rows}, key=order.__getitem__):
@@ -169,6 +176,7 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
         ret = np.array([r["mean_return"] for r in rs])
         ctrl = "" if rs[0]["control_success"] is None else (
             f"{np.mean([r['control_success'] for r in rs]):.2f} / "
+            f"{np.mean([r['goal_blind_success'] or 0.0 for r in rs]):.2f} / "
             f"{np.mean([r['random_success'] for r in rs]):.2f}")  # fmt: skip
         act_s = "" if rs[0]["act_seconds"] is None else (
             f"{np.mean([r['act_seconds'] for r in rs]):.0f}")  # fmt: skip
