@@ -153,7 +153,8 @@ def cheap_talk_suite(
 
 def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     """``cheap_talk.csv`` (one row per cell), ``cheap_talk.md`` (mean over seeds) and
-    ``cheap_talk.png`` (victim learning curves per method, and ACT's fitness per generation)."""
+    ``cheap_talk.png`` (victim learning curves per method, and the final return of the victims
+    ACT trained in each generation)."""
     run_dir = Path(run_dir)
     records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "cheap_talk"]
     cols = ["method", "seed", "popsize", "generations", "victims", "mean_return", "std_return",
@@ -190,11 +191,12 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
             curve = np.mean([np.asarray(r["curve"]) for r in rs], axis=0)
             curve_ax.plot(curve[:, 0], curve[:, 1], label=method)
             if "act_history" in rs[0]:
-                fit = np.mean([[h["fitness_mean"] for h in r["act_history"]] for r in rs], 0)
+                fit = np.mean([[h["return_mean"] for h in r["act_history"]] for r in rs], 0)
                 es_ax.plot(np.arange(len(fit)), fit, label=method)
         curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
                      "per victim", ylabel="episode return")  # fmt: skip
-        es_ax.set(title="ACT: mean fitness per generation", xlabel="generation", ylabel="fitness")
+        es_ax.set(title="ACT: final return of the ES victims", xlabel="generation",
+                  ylabel="victim final return (mean over population)")  # fmt: skip
         for ax in (curve_ax, es_ax):
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
