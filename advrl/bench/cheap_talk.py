@@ -129,8 +129,9 @@ class CheapTalkCell:
             "mean_return": float(returns.mean()),
             "std_return": float(returns.std()),
             "returns": returns.tolist(),
-            "curve": [[(u + 1) * steps_per_update, float(c)]
-                      for u, c in enumerate(curves.mean(0))],  # fmt: skip
+            "curve": [
+                [(u + 1) * steps_per_update, float(c)] for u, c in enumerate(curves.mean(0))
+            ],  # fmt: skip
             "seconds": time.perf_counter() - start,
         }
 
@@ -204,5 +205,3 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
         fig.tight_layout()
         save_png(fig, paths["plot"])
     return paths
-
-
