@@ -174,8 +174,9 @@ def test_step_latency_does_not_depend_on_annotator_speed():
     with AnnotationService(slow_annotator, batch_size=4, timeout=5.0) as slow:
         slow_times = step_times(slow)
         assert slow.pending > 100  # the annotator is far behind the agent...
-    # ...yet no step waited for it: far below one annotator call, and close to the fast run
-    assert slow_times.max() < 0.05
+    # ...yet no step waited for it: every step well under one annotator call (0.5 s; the
+    # slack is for a loaded CI machine), and typical steps as fast as with an instant one
+    assert slow_times.max() < 0.25
     assert np.median(slow_times) < 5 * np.median(fast_times) + 1e-4
 
 
