@@ -146,9 +146,11 @@ class HackingCell:
         for chunk in chunks:
             seen += len(chunk)
             curve.append([seen * episode_steps, *chunk.mean(axis=0).tolist()])
+        # A fresh copy: ORPO's reference rollouts have advanced the training copy's generator.
         ref_true = _reference_true_return(
-            reference, self.testbed, self.seed, testbed.reference_episodes
-        )
+            EpsilonReference(ref_policy, self.epsilon, seed=self.seed), self.testbed, self.seed,
+            testbed.reference_episodes,
+        )  # fmt: skip
         return {
             "mean_return": float(tail[:, 0].mean()),
             "final_true": float(tail[:, 0].mean()),
