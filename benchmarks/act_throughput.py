@@ -45,7 +45,8 @@ def time_batched(args, cfg: ACTConfig, thetas: th.Tensor, seed: int) -> dict[str
     start = _clocks()
     ppo = PopulationPPO(args.members, 6, 2, cfg.ppo, seed=seed, device=args.device)
     env = BatchedCartPole(args.members * cfg.ppo.n_envs, seed=seed, device=args.device)
-    ppo.learn(env, args.updates, adversary_messages(thetas, cfg.adversary_sizes, cfg.scale))
+    fn = adversary_messages(thetas[: args.members], cfg.adversary_sizes, cfg.scale)
+    ppo.learn(env, args.updates, fn)
     return _since(start)
 
 
