@@ -250,13 +250,13 @@ def _run_bon(cell: OveroptCell, ensemble) -> dict[str, Any]:
 
 def overoptimization_suite(
     tasks: list[str], methods: list[str], seeds: list[int], ppo_steps: int = 0,
-    bon_episodes: int = 0, noise: float = 0.25, members: int = 5,
+    bon_episodes: int = 0, noise: float = 0.25, members: int = 5, pairs: int = 2000,
 ) -> list[OveroptCell]:  # fmt: skip
     """PPO against each served reward, and one best-of-n cell, per task and seed."""
     cells = []
     for task in tasks:
         for seed in seeds:
-            common = dict(seed=seed, noise=noise, members=members)
+            common = dict(seed=seed, noise=noise, members=members, n_pairs=pairs)
             if "ppo" in methods:
                 cells += [OveroptCell(task, "ppo", s, steps=ppo_steps, **common) for s in SERVED]
             if "bon" in methods:
