@@ -14,11 +14,12 @@ import gymnasium as gym
 import numpy as np
 
 from advrl.agents.barfi.tasks import _check_mode, _check_scale, controller_aux
-
-# Gymnasium CartPoleEnv constants (gymnasium/envs/classic_control/cartpole.py).
-GRAVITY, MASSCART, MASSPOLE, LENGTH, FORCE_MAG, TAU = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-TOTAL_MASS, POLEMASS_LENGTH = MASSPOLE + MASSCART, MASSPOLE * LENGTH
-THETA_LIMIT, X_LIMIT = 12 * 2 * np.pi / 360, 2.4
+from advrl.envs.cartpole_physics import (
+    THETA_LIMIT,
+    X_LIMIT,
+    cartpole_step,
+    cartpole_terminated,
+)
 
 
 class CartPoleAuxBatch(gym.vector.VectorEnv):
@@ -86,20 +87,9 @@ class CartPoleAuxBatch(gym.vector.VectorEnv):
             raise ValueError(f"actions must be {self.num_envs} values in {{0, 1}}, got {actions}")
         obs = self.state.astype(np.float32)
         aux = controller_aux(obs, actions, self.mode, self.scale)
-        x, x_dot, theta, theta_dot = self.state.T
-        force = np.where(actions == 1, FORCE_MAG, -FORCE_MAG)
-        cos, sin = np.cos(theta), np.sin(theta)
-        temp = (force + POLEMASS_LENGTH * theta_dot**2 * sin) / TOTAL_MASS
-        theta_acc = (GRAVITY * sin - cos * temp) / (
-            LENGTH * (4.0 / 3.0 - MASSPOLE * cos**2 / TOTAL_MASS)
-        )
-        x_acc = temp - POLEMASS_LENGTH * theta_acc * cos / TOTAL_MASS
-        new = np.stack(
-            [x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot,
-             theta_dot + TAU * theta_acc], axis=1,
-        )  # fmt: skip
+        new = cartpole_step(self.state, actions)
         self.steps += 1
-        terminated = (np.abs(new[:, 0]) > X_LIMIT) | (np.abs(new[:, 2]) > THETA_LIMIT)
+        terminated = cartpole_terminated(new)
         truncated = ~terminated & (self.steps >= self.max_episode_steps)
         r_p = np.ones(self.num_envs)
         # Next-step autoreset: envs that ended on the previous step start afresh now.

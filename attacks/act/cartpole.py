@@ -8,10 +8,11 @@ SB3 VecEnv convention) and their last observation is returned as ``final_obs``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch as th
+
+from advrl.envs.cartpole_physics import cartpole_step, cartpole_terminated
 
 
 @dataclass
@@ -43,11 +44,6 @@ class BatchedCartPole:
         tensor([1., 1., 1.])
     """
 
-    gravity, masscart, masspole, length, force_mag, tau = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-    total_mass = masspole + masscart
-    polemass_length = masspole * length
-    theta_threshold = 12 * 2 * math.pi / 360
-    x_threshold = 2.4
     obs_dim, n_actions = 4, 2
 
     def __init__(
@@ -79,31 +75,14 @@ class BatchedCartPole:
 
     def physics(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
         """gymnasium's ``CartPoleEnv.step`` equations (Euler), batched: ``(n, 4) -> (n, 4)``."""
-        x, x_dot, theta, theta_dot = state.unbind(-1)
-        force = th.where(action == 1, self.force_mag, -self.force_mag).to(state.dtype)
-        costheta, sintheta = th.cos(theta), th.sin(theta)
-        temp = (force + self.polemass_length * theta_dot**2 * sintheta) / self.total_mass
-        thetaacc = (self.gravity * sintheta - costheta * temp) / (
-            self.length * (4.0 / 3.0 - self.masspole * costheta**2 / self.total_mass)
-        )
-        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
-        return th.stack(
-            [
-                x + self.tau * x_dot,
-                x_dot + self.tau * xacc,
-                theta + self.tau * theta_dot,
-                theta_dot + self.tau * thetaacc,
-            ],
-            dim=-1,
-        )
+        return cartpole_step(state, action)
 
     def step(self, action: th.Tensor) -> Step:
         """Step all envs with ``action`` (shape ``(num_envs,)``, 0 = push left, 1 = right)."""
         action = th.as_tensor(action, device=self.device).reshape(self.num_envs)
         self.state = self.physics(self.state, action)
         self.steps += 1
-        x, theta = self.state[:, 0], self.state[:, 2]
-        terminated = (x.abs() > self.x_threshold) | (theta.abs() > self.theta_threshold)
+        terminated = cartpole_terminated(self.state)
         truncated = (self.steps >= self.max_episode_steps) & ~terminated
         final_obs = self.state.float()
         done = terminated | truncated
