@@ -140,8 +140,9 @@ class VecLearnedReward(VecEnvWrapper):
                 next_obs[i] = infos[i]["terminal_observation"]
         proxies, spread = self.model.predict(self._last_obs, self._actions, next_obs)
         _checked(proxies, spread, self.num_envs)
-        for i, info in enumerate(infos):
-            info.setdefault("reward_true", float(rewards[i]))
-            info["reward_proxy"], info["reward_std"] = float(proxies[i]), float(spread[i])
+        for info, true, proxy, std in zip(infos, rewards.tolist(), proxies.tolist(),
+                                          spread.tolist(), strict=True):  # fmt: skip
+            info.setdefault("reward_true", true)
+            info["reward_proxy"], info["reward_std"] = proxy, std
         self._last_obs = obs
         return obs, proxies.astype(np.float32), dones, infos

@@ -348,6 +348,8 @@ def _plot(records: list[dict], path: Path) -> None:
             ax = axes[row][col]
             ax.set_title(f"{task.split('/')[-1]} {method}: {what}", fontsize=9)
             ax.set_xlabel("env steps" if method == "ppo" else "KL_bon = log n - (n-1)/n")
+            if method == "ppo":
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
             ax.grid(alpha=0.3)
         axes[0][col].legend(fontsize=7)
     fig.tight_layout()

@@ -193,20 +193,28 @@ class RewardNet(nn.Module):
         tensors = [*self.net.parameters(), self.offset, self.scale]
         key = tuple((id(t), t._version) for t in tensors)
         if self._numpy_cache is None or self._numpy_cache[0] != key:
-            self._numpy_cache = (key, [t.detach().cpu().numpy().copy() for t in tensors])
-        *weights, offset, scale = self._numpy_cache[1]
+            *arrays, offset, scale = [t.detach().cpu().numpy().copy() for t in tensors]
+            # weights transposed to (in, out); the output normalisation folded into the last
+            # layer: ((x W + b) - offset) / scale = x (W / scale) + (b - offset) / scale
+            weights = [w.T.copy() for w in arrays[0::2]]
+            biases = arrays[1::2]
+            weights[-1] = weights[-1] / scale
+            biases[-1] = (biases[-1] - offset) / scale
+            self._numpy_cache = (key, list(zip(weights, biases, strict=True)))
+        layers = self._numpy_cache[1]
         x = features
         activation = self.config["activation"]
-        for i in range(0, len(weights), 2):
-            x = x @ weights[i].T + weights[i + 1]
-            if i + 2 < len(weights):
-                if activation == "relu":
-                    x = np.maximum(x, 0.0)
-                elif activation == "tanh":
-                    x = np.tanh(x)
-                else:
-                    x = np.where(x > 0, x, 0.01 * x)  # nn.LeakyReLU's default slope
-        return (x[:, 0] - offset) / scale
+        for w, b in layers[:-1]:
+            x = x @ w
+            x += b
+            if activation == "relu":
+                np.maximum(x, 0.0, out=x)
+            elif activation == "tanh":
+                np.tanh(x, out=x)
+            else:
+                x = np.where(x > 0, x, 0.01 * x)  # nn.LeakyReLU's default slope
+        w, b = layers[-1]
+        return x @ w[:, 0] + b[0]
 
     @th.inference_mode()
     def predict(
