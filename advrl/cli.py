@@ -130,6 +130,9 @@ class HackingArgs:
         "random-action rates of ORPO's reference (0 on a MuJoCo testbed = action-KL's reference)",
         default_factory=lambda: [0.1],
     )
+    orpo_reward_clip: float | None = _help(
+        "clip ORPO's penalised reward to [-C, C] (default: no clipping)", default=None
+    )
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/hacking"))
     backend: str = _help("local (process pool) or ray", default="local")
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
@@ -324,7 +327,8 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
             raise ValueError(f"ORPO setting {spec!r} must look like DIVERGENCE:COEF")
         orpo.append((divergence, float(coef)))
     cells = hacking_suite(
-        args.testbeds, args.action_kl, orpo, args.seeds, args.steps, args.orpo_epsilon
+        args.testbeds, args.action_kl, orpo, args.seeds, args.steps, args.orpo_epsilon,
+        args.orpo_reward_clip,
     )
     summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
     paths = write_hacking_report(args.out)

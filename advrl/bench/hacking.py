@@ -68,7 +68,8 @@ def _ppo_settings(testbed: Testbed) -> dict[str, Any]:
 class HackingCell:
     """Train one method on a testbed's proxy reward and track true and proxy returns.
 
-    ``epsilon`` is the reference policy's random-action rate (0.1 as in the paper).
+    ``epsilon`` is the reference policy's random-action rate (0.1 as in the paper);
+    ``reward_clip`` clips ORPO's penalised reward to ``[-reward_clip, reward_clip]``.
     """
 
     testbed: str
@@ -79,6 +80,7 @@ class HackingCell:
     steps: int = 300_000
     n_envs: int = 8
     epsilon: float = 0.1
+    reward_clip: float | None = None
 
     kind: ClassVar[str] = "hacking"
 
@@ -89,6 +91,11 @@ class HackingCell:
             raise ValueError(f"unknown testbed {self.testbed!r}; allowed: {sorted(TESTBEDS)}")
         if not math.isfinite(self.coef) or self.coef < 0:
             raise ValueError(f"coef must be a finite number >= 0, got {self.coef!r}")
+        if self.reward_clip is not None:
+            if self.method != "orpo":
+                raise ValueError(f"reward_clip applies to ORPO only, not {self.method!r}")
+            if not math.isfinite(self.reward_clip) or self.reward_clip <= 0:
+                raise ValueError(f"reward_clip must be a number > 0, got {self.reward_clip!r}")
         if not 0.0 <= self.epsilon <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
         if self.method == "action_kl" and not TESTBEDS[self.testbed].discrete and self.epsilon:
@@ -104,7 +111,10 @@ class HackingCell:
         return f"{self.testbed} {self.method}{extra} eps{self.epsilon:g} s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        config = {"kind": self.kind, **asdict(self)}
+        if self.reward_clip is None:  # keeps the keys of runs stored before the field existed
+            del config["reward_clip"]
+        return config
 
     @property
     def key(self) -> str:
@@ -135,7 +145,8 @@ class HackingCell:
         else:
             ref_env = make_vec_env(self.testbed, self.n_envs, seed=self.seed + 10_000)
             model = ORPO("MlpPolicy", env, reference=reference, reference_env=ref_env,
-                         divergence=self.divergence, coef=self.coef, **common)  # fmt: skip
+                         divergence=self.divergence, coef=self.coef, reward_clip=self.reward_clip,
+                         **common)  # fmt: skip
         callback = LogTrueAndProxyReturns()
         model.learn(self.steps, callback=callback)
         episodes = np.asarray(callback.episodes)
@@ -185,6 +196,7 @@ def hacking_suite(
     seeds: list[int],
     steps: int = 300_000,
     orpo_epsilons: Sequence[float] = (0.1,),
+    orpo_reward_clip: float | None = None,
 ) -> list[HackingCell]:
     """Plain PPO, action-KL at each coefficient, and ORPO at each (divergence, coefficient)
     and reference epsilon. ORPO at ``epsilon = 0`` on a continuous testbed regularises
@@ -201,7 +213,8 @@ def hacking_suite(
                 for c in action_kl_coefs
             ]
             cells += [
-                HackingCell(testbed, "orpo", d, c, seed, steps, epsilon=e)
+                HackingCell(testbed, "orpo", d, c, seed, steps, epsilon=e,
+                            reward_clip=orpo_reward_clip)  # fmt: skip
                 for e in orpo_epsilons
                 for d, c in orpo
             ]
@@ -211,7 +224,11 @@ def hacking_suite(
 def _method_name(cell: dict[str, Any]) -> str:
     if cell["method"] == "ppo":
         return "ppo"
-    return f"{cell['method']} {cell['divergence']} {cell['coef']:g} (ref eps {cell['epsilon']:g})"
+    clip = f", clip {cell['reward_clip']:g}" if cell.get("reward_clip") else ""
+    return (
+        f"{cell['method']} {cell['divergence']} {cell['coef']:g} "
+        f"(ref eps {cell['epsilon']:g}{clip})"
+    )
 
 
 def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
@@ -219,27 +236,32 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     proxy return over training, one pair of panels per testbed)."""
     run_dir = Path(run_dir)
     records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "hacking"]
-    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "seed"]
+    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip", "seed"]
     result_fields = ["final_true", "final_proxy", "reference_true"]
-    rows = [{**{k: r["cell"].get(k, 0.1) for k in cell_fields},
-             **{k: r["result"][k] for k in result_fields}} for r in records]  # fmt: skip
+    rows = []
+    for r in records:
+        # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
+        cell = {"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0}
+        rows.append({**{k: cell[k] for k in cell_fields},
+                     **{k: r["result"][k] for k in result_fields}})  # fmt: skip
     rows.sort(key=lambda r: tuple(r[k] for k in cell_fields))
     paths = {"csv": run_dir / "hacking.csv", "markdown": run_dir / "hacking.md",
              "plot": run_dir / "hacking.png"}  # fmt: skip
     atomic_write_bytes(paths["csv"], to_csv(rows, cell_fields + result_fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in cell_fields[:5]), []).append(r)
+        groups.setdefault(tuple(r[k] for k in cell_fields[:6]), []).append(r)
     lines = [
-        "| testbed | method | divergence | coef | ref eps | seeds | true return | proxy return "
-        "| reference true |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| testbed | method | divergence | coef | ref eps | reward clip | seeds | true return "
+        "| proxy return | reference true |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for (testbed, method, div, coef, eps), rs in groups.items():
+    for (testbed, method, div, coef, eps, clip), rs in groups.items():
         t, p = np.array([r["final_true"] for r in rs]), np.array([r["final_proxy"] for r in rs])
         ref = np.mean([r["reference_true"] for r in rs])
         lines.append(
-            f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {len(rs)} | {t.mean():.2f} ± "
+            f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {clip or '-'} | {len(rs)} "
+            f"| {t.mean():.2f} ± "
             f"{t.std():.2f} | {p.mean():.2f} ± {p.std():.2f} | {ref:.2f} |"
         )
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())

@@ -20,6 +20,8 @@ def test_action_kl_on_a_continuous_testbed_needs_a_gaussian_reference():
         (dict(method="dpo"), "unknown method 'dpo'"),
         (dict(coef=-1.0), "coef must be a finite number >= 0, got -1.0"),
         (dict(epsilon=1.5), r"epsilon must be in \[0, 1\], got 1.5"),
+        (dict(reward_clip=0.0), "reward_clip must be a number > 0, got 0.0"),
+        (dict(method="ppo", reward_clip=10.0), "reward_clip applies to ORPO only, not 'ppo'"),
     ],
 )
 def test_bad_cells_are_clear_errors(kwargs, message):
@@ -77,3 +79,10 @@ def test_a_mujoco_cell_trains_and_measures_its_reference(method, epsilon):
     # The shipped reference reaches (about -5 greedy); a random arm scores about -43.
     assert result["reference_true"] > -15
     assert len(result["curve"]) == 20
+
+
+def test_reward_clip_is_part_of_the_key_only_when_set():
+    plain = HackingCell("advrl/Tomato-v0", "orpo", "chi2", 0.1)
+    assert "reward_clip" not in plain.to_dict()  # runs stored before the field still resume
+    clipped = HackingCell("advrl/Tomato-v0", "orpo", "chi2", 0.1, reward_clip=10.0)
+    assert clipped.to_dict()["reward_clip"] == 10.0 and clipped.key != plain.key
