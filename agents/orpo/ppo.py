@@ -36,6 +36,8 @@ class ORPO(PPO):
         divergence: ``"kl"``, ``"chi2"``, ``"sqrt_chi2"`` (default) or ``"tv"``.
         coef: penalty coefficient (paper: a multiple of the reference reward's std).
         reward_clip: clip augmented rewards to ``[-reward_clip, reward_clip]`` (None: off).
+            Use it on continuous tasks: without it a policy far from a narrow reference gets
+            penalties that swamp the proxy (HalfCheetahUpright, BENCHMARKS.md, issue 5).
         trim: trimmed fraction for the ``sqrt_chi2`` normaliser (1%).
         discriminator_epochs, discriminator_kwargs: discriminator training settings.
         **kwargs: the rest of SB3 PPO's arguments.
