@@ -198,6 +198,7 @@ def _add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["default"] = f.default_factory()  # type: ignore[misc]  # fields always have one
         if kwargs["default"] not in (None, []):
             kwargs["help"] += f" (default: {kwargs['default']})"
+        kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse %-formats help strings
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, **kwargs)
 
 
@@ -401,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("overoptimization", OveroptimizationArgs, cmd_overoptimization),
     )
     for name, cls, fn in suites:
-        p = bench.add_parser(name, help=cls.__doc__, description=cls.__doc__)
+        summary = (cls.__doc__ or "").replace("%", "%%")
+        p = bench.add_parser(name, help=summary, description=cls.__doc__)
         _add_dataclass_args(p, cls)
         p.set_defaults(fn=fn)
     certify = sub.add_parser("certify", help=CertifyArgs.__doc__, description=CertifyArgs.__doc__)

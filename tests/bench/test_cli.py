@@ -101,3 +101,16 @@ def test_smoothing_suite_has_no_single_policy_flag(capsys):
     with pytest.raises(SystemExit):  # --policy belongs to `advrl certify`, not the suite
         main(["bench", "smoothing", "--policy", "ppo-cartpole"])
     assert "unrecognized arguments: --policy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list"], ["certify"]]
+    + [["bench", s] for s in ("attacks", "quick", "smoothing", "robustness", "hacking",
+                              "cheap-talk", "overoptimization")],  # fmt: skip
+)
+def test_every_command_prints_its_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: advrl" in capsys.readouterr().out
