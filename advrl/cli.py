@@ -155,6 +155,9 @@ class OveroptimizationArgs:
     noise: float = _help("preference label flip probability", default=0.25)
     members: int = _help("reward models in the ensemble", default=5)
     pairs: int = _help("labelled segment pairs (20% held out)", default=2000)
+    uwo_lambda: float | None = _help(
+        "UWO's lambda (default: 0.1 for PPO, 0.5 for best-of-n, Coste et al.)", default=None
+    )
     out: Path = _help("run directory (rerun to resume)", default=Path("runs/overoptimization"))
     backend: str = _help("local (process pool) or ray", default="local")
     workers: int | None = _help("parallel cells (default: all cores)", default=None)
@@ -350,7 +353,7 @@ def cmd_overoptimization(ns: argparse.Namespace) -> int:
     args: OveroptimizationArgs = _parse(OveroptimizationArgs, ns)
     cells = overoptimization_suite(args.tasks, args.methods, args.seeds, args.ppo_steps,
                                    args.bon_episodes, args.noise, args.members,
-                                   args.pairs)  # fmt: skip
+                                   args.pairs, args.uwo_lambda)  # fmt: skip
     summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
     paths = write_overoptimization_report(args.out)
     print(paths["markdown"].read_text())

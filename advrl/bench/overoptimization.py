@@ -67,7 +67,8 @@ class OveroptCell:
 
     ``method="ppo"`` serves one reward (``served``: single, mean, wco or uwo);
     ``method="bon"`` evaluates all four on one pool (``served="all"``).
-    ``steps`` / ``episodes`` = 0 take the task's default.
+    ``steps`` / ``episodes`` = 0 take the task's default; ``uwo_lambda=None`` takes
+    Coste et al.'s best value for the method (:data:`UWO_LAMBDA`).
     """
 
     task: str
@@ -82,6 +83,7 @@ class OveroptCell:
     n_pairs: int = 2000
     rm_epochs: int = 10
     n_envs: int = 8
+    uwo_lambda: float | None = None
 
     kind: ClassVar[str] = "overoptimization"
 
@@ -94,6 +96,10 @@ class OveroptCell:
         if self.served not in allowed:
             raise ValueError(f"served must be one of {list(allowed)} for {self.method}, "
                              f"got {self.served!r}")  # fmt: skip
+        if self.uwo_lambda is not None and not (
+            math.isfinite(self.uwo_lambda) and self.uwo_lambda >= 0
+        ):
+            raise ValueError(f"uwo_lambda must be a finite number >= 0, got {self.uwo_lambda!r}")
         if not 0 <= self.noise <= 0.5 or self.members < 2:
             raise ValueError(f"need noise in [0, 0.5] and members >= 2, got {self.noise}, "
                              f"{self.members}")  # fmt: skip
@@ -103,7 +109,10 @@ class OveroptCell:
         return f"{self.task} {self.method} {self.served} s{self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        config = {"kind": self.kind, **asdict(self)}
+        if self.uwo_lambda is None:  # keeps the keys of runs stored before the field existed
+            del config["uwo_lambda"]
+        return config
 
     @property
     def key(self) -> str:
@@ -120,7 +129,8 @@ class OveroptCell:
             ),
         }
         if self.method == "ppo":
-            return {**rm, **_run_ppo(self, served_model(ensemble, self.served, "ppo"))}
+            served = served_model(ensemble, self.served, "ppo", self.uwo_lambda)
+            return {**rm, **_run_ppo(self, served)}
         return {**rm, **_run_bon(self, ensemble)}
 
 
@@ -145,11 +155,17 @@ def learn_reward_models(cell: OveroptCell):
     )  # fmt: skip
 
 
-def served_model(ensemble, served: str, method: str):
+def served_model(ensemble, served: str, method: str, uwo_lambda: float | None = None):
     """The reward a cell optimises: member 0 alone, or the ensemble under an aggregation."""
     if served == "single":
         return ensemble.members[0]
-    return ensemble.with_aggregation(served, UWO_LAMBDA[method] if served == "uwo" else 0.0)
+    lam = UWO_LAMBDA[method] if uwo_lambda is None else uwo_lambda
+    return ensemble.with_aggregation(served, lam if served == "uwo" else 0.0)
+
+
+def served_label(served: str, uwo_lambda: float | None) -> str:
+    """``"uwo (lambda 2)"`` for UWO at a non-default lambda, else the served name."""
+    return f"uwo (lambda {uwo_lambda:g})" if served == "uwo" and uwo_lambda is not None else served
 
 
 def _run_ppo(cell: OveroptCell, model) -> dict[str, Any]:
@@ -237,7 +253,7 @@ def _run_bon(cell: OveroptCell, ensemble) -> dict[str, Any]:
     ns = sorted({int(2**k) for k in range(int(math.log2(n_episodes)) + 1)} | {n_episodes})
     curves = {}
     for served in SERVED:
-        model = served_model(ensemble, served, "bon")
+        model = served_model(ensemble, served, "bon", cell.uwo_lambda)
         with th.no_grad():
             per_step = model(*tensors).numpy()
         proxy = np.bincount(episode_of, weights=per_step, minlength=n_episodes)
@@ -251,16 +267,24 @@ def _run_bon(cell: OveroptCell, ensemble) -> dict[str, Any]:
 def overoptimization_suite(
     tasks: list[str], methods: list[str], seeds: list[int], ppo_steps: int = 0,
     bon_episodes: int = 0, noise: float = 0.25, members: int = 5, pairs: int = 2000,
+    uwo_lambda: float | None = None,
 ) -> list[OveroptCell]:  # fmt: skip
-    """PPO against each served reward, and one best-of-n cell, per task and seed."""
+    """PPO against each served reward, and one best-of-n cell, per task and seed.
+
+    ``uwo_lambda`` (None: the method's default) applies to the UWO cells and best-of-n."""
     cells = []
     for task in tasks:
         for seed in seeds:
             common = dict(seed=seed, noise=noise, members=members, n_pairs=pairs)
             if "ppo" in methods:
-                cells += [OveroptCell(task, "ppo", s, steps=ppo_steps, **common) for s in SERVED]
+                cells += [
+                    OveroptCell(task, "ppo", s, steps=ppo_steps,
+                                uwo_lambda=uwo_lambda if s == "uwo" else None, **common)
+                    for s in SERVED
+                ]  # fmt: skip
             if "bon" in methods:
-                cells.append(OveroptCell(task, "bon", "all", episodes=bon_episodes, **common))
+                cells.append(OveroptCell(task, "bon", "all", episodes=bon_episodes,
+                                         uwo_lambda=uwo_lambda, **common))  # fmt: skip
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r}; allowed: {list(METHODS)}")
@@ -279,14 +303,16 @@ def write_overoptimization_report(run_dir: str | Path) -> dict[str, Path]:
         c, res = r["cell"], r["result"]
         acc = {k: res[k] for k in ("rm_held_out_accuracy", "rm_held_out_clean_accuracy")}
         if c["method"] == "ppo":
-            rows.append({"task": c["task"], "method": "ppo", "served": c["served"],
+            rows.append({"task": c["task"], "method": "ppo",
+                         "served": served_label(c["served"], c.get("uwo_lambda")),
                          "seed": c["seed"], "peak_gold": res["peak_gold"],
                          "final_gold": res["final_gold"], "gold_drop": res["gold_drop"],
                          "final_proxy": res["final_proxy"], **acc})  # fmt: skip
         else:
             for served, cur in res["curves"].items():
                 gold = np.asarray(cur["gold"])
-                rows.append({"task": c["task"], "method": "bon", "served": served,
+                rows.append({"task": c["task"], "method": "bon",
+                             "served": served_label(served, c.get("uwo_lambda")),
                              "seed": c["seed"], "peak_gold": float(gold.max()),
                              "final_gold": float(gold[-1]),
                              "gold_drop": float(gold.max() - gold[-1]),
@@ -331,15 +357,15 @@ def _plot(records: list[dict], path: Path) -> None:
             res = r["result"]
             if method == "ppo":
                 c = np.asarray(res["curve"])
-                curves.setdefault(r["cell"]["served"], []).append((c[:, 0], c[:, 1], c[:, 2]))
+                label = served_label(r["cell"]["served"], r["cell"].get("uwo_lambda"))
+                curves.setdefault(label, []).append((c[:, 0], c[:, 1], c[:, 2]))
             else:
                 for served, cur in res["curves"].items():
-                    curves.setdefault(served, []).append(
+                    curves.setdefault(served_label(served, r["cell"].get("uwo_lambda")), []).append(
                         (np.asarray(res["kl"]), np.asarray(cur["gold"]), np.asarray(cur["proxy"]))
                     )
-        for served in SERVED:
-            if served not in curves:
-                continue
+        order = {s: i for i, s in enumerate(SERVED)}
+        for served in sorted(curves, key=lambda s: (order.get(s, len(SERVED)), s)):
             x = curves[served][0][0]
             for row, idx in ((0, 1), (1, 2)):
                 y = np.mean([c[idx] for c in curves[served]], axis=0)

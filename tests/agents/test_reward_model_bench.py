@@ -54,3 +54,24 @@ def test_tiny_suite_runs_and_reports_through_the_cli(tmp_path, monkeypatch, caps
     assert (tmp_path / "overoptimization.png").is_file()
     assert main(argv) == 0  # resumes: nothing recomputed
     assert "0 cells computed, 5 resumed" in capsys.readouterr().out
+
+
+def test_uwo_lambda_reaches_the_served_reward_and_keeps_old_keys():
+    from advrl.agents.reward_models import RewardEnsemble, RewardNet
+    from advrl.bench.overoptimization import served_label, served_model
+
+    plain = OveroptCell("advrl/Tomato-v0", "ppo", "uwo")
+    assert "uwo_lambda" not in plain.to_dict()  # runs stored before the option still resume
+    assert OveroptCell("advrl/Tomato-v0", "ppo", "uwo", uwo_lambda=2.0).key != plain.key
+    with pytest.raises(ValueError, match="uwo_lambda must be a finite number >= 0, got -1.0"):
+        OveroptCell("advrl/Tomato-v0", "ppo", "uwo", uwo_lambda=-1.0)
+
+    import gymnasium as gym
+
+    space = gym.spaces.Box(-1, 1, (3,))
+    members = [RewardNet(space, space, inputs=("obs",)) for _ in range(3)]
+    ensemble = RewardEnsemble(members, aggregation="mean")
+    assert served_model(ensemble, "uwo", "ppo").lam == pytest.approx(0.1)
+    assert served_model(ensemble, "uwo", "bon", 2.0).lam == pytest.approx(2.0)
+    assert served_model(ensemble, "wco", "bon", 2.0).aggregation == "wco"
+    assert served_label("uwo", 2.0) == "uwo (lambda 2)" and served_label("wco", 2.0) == "wco"
