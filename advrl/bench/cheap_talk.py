@@ -157,7 +157,7 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     ``cheap_talk.png`` (victim learning curves per method, and the final return of the victims
     ACT trained in each generation)."""
     run_dir = Path(run_dir)
-    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "cheap_talk"]
+    records = ResultsStore(run_dir).records("cheap_talk")
     cols = ["method", "seed", "popsize", "generations", "victims", "mean_return", "std_return",
             "control_success", "goal_blind_success", "random_success", "control_reward",
             "goal_blind_control_reward", "random_control_reward", "act_seconds",

@@ -235,7 +235,7 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     """``hacking.csv``, ``hacking.md`` (mean +- std over seeds) and ``hacking.png`` (true and
     proxy return over training, one pair of panels per testbed)."""
     run_dir = Path(run_dir)
-    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "hacking"]
+    records = ResultsStore(run_dir).records("hacking")
     cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip", "seed"]
     result_fields = ["final_true", "final_proxy", "reference_true"]
     rows = []

@@ -295,9 +295,7 @@ def write_overoptimization_report(run_dir: str | Path) -> dict[str, Path]:
     """``overoptimization.csv``/``.md`` (peak, final and drop of gold per served reward,
     mean over seeds) and ``overoptimization.png`` (gold and proxy curves per task/method)."""
     run_dir = Path(run_dir)
-    records = [
-        r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "overoptimization"
-    ]
+    records = ResultsStore(run_dir).records("overoptimization")
     rows = []
     for r in records:
         c, res = r["cell"], r["result"]

@@ -20,7 +20,7 @@ COLUMNS = (
 
 def rows(run_dir: str | Path) -> list[dict]:
     """One flat row per stored cell, with the matching clean return and the ratio to it."""
-    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "attack"]
+    records = ResultsStore(run_dir).records("attack")
     clean = {}
     for rec in records:
         c = rec["cell"]

@@ -93,7 +93,7 @@ def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
     """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model)."""
 
     run_dir = Path(run_dir)
-    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "robustness"]
+    records = ResultsStore(run_dir).records("robustness")
     rows = [
         {k: r["cell"][k] for k in ("label", "env", "mass_scale", "friction_scale")}
         | {"mean_return": r["result"]["mean_return"]}

@@ -146,7 +146,7 @@ def certificate_rows(
     """Per policy and budget: the certified bounds and the empirical attacked return."""
     from advrl.agents.smoothing.certify import certify
 
-    records = [r for r in ResultsStore(run_dir).records() if r["cell"]["kind"] == "smoothing"]
+    records = ResultsStore(run_dir).records("smoothing")
     clean = {
         (r["cell"]["policy"], r["cell"]["sigma"]): r for r in records if r["cell"]["budget"] == 0
     }

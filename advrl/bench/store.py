@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,27 @@ class ResultsStore:
     def get(self, cell: Cell) -> dict[str, Any]:
         return json.loads(self.path(cell).read_text())["result"]
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every stored record, in a stable order."""
-        out = []
+    def records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every stored record (or those of one cell ``kind``), in a stable order.
+
+        Records written by advrl 0.1 pre-releases (cells without a ``kind``) are skipped with
+        a warning: their cells have other keys now, so a rerun recomputes them, and mixing
+        them in would report each cell twice.
+        """
+        out, legacy = [], 0
         for path in sorted(self.cells_dir.glob("*.json")):
             try:
-                out.append(json.loads(path.read_text()))
+                record = json.loads(path.read_text())
             except json.JSONDecodeError as err:
                 raise ValueError(f"results file {str(path)!r} is corrupt: {err}") from err
+            if "kind" not in record.get("cell", {}):
+                legacy += 1
+            elif kind is None or record["cell"]["kind"] == kind:
+                out.append(record)
+        if legacy:
+            warnings.warn(
+                f"{legacy} result files in {str(self.cells_dir)!r} are in a pre-release format "
+                "and were ignored; their cells are recomputed on a rerun",
+                stacklevel=2,
+            )
         return out

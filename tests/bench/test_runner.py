@@ -115,3 +115,23 @@ def test_corrupt_result_file_is_a_clear_error(tmp_path):
     (store.cells_dir / "broken.json").write_text("{not json")
     with pytest.raises(ValueError, match="broken.json.*corrupt"):
         store.records()
+
+
+def test_store_filters_by_kind_and_skips_pre_release_records(tmp_path):
+    import warnings
+
+    from advrl.bench.hacking import HackingCell
+
+    store = ResultsStore(tmp_path)
+    attack = Cell("ppo-cartpole", "CartPole-v1", "uniform", 0.5, episodes=2)
+    hacking = HackingCell("advrl/Tomato-v0", "ppo")
+    store.put(attack, {"mean_return": 1.0})
+    store.put(hacking, {"final_true": 2.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing legacy yet: no warning
+        assert [r["result"] for r in store.records("attack")] == [{"mean_return": 1.0}]
+        assert [r["result"] for r in store.records("hacking")] == [{"final_true": 2.0}]
+    legacy = {"cell": {"policy": "ppo-cartpole", "attack": "uniform"}, "result": {}}
+    (store.cells_dir / "old-format.json").write_text(json.dumps(legacy))
+    with pytest.warns(UserWarning, match="1 result files .* pre-release format"):
+        assert len(store.records()) == 2
