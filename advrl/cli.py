@@ -223,12 +223,16 @@ def cmd_list(_ns: argparse.Namespace) -> int:
     return 0
 
 
-def _run_and_report(cells, out: Path, backend: str, workers, address=None) -> int:
+def _run_and_report(cells, args, write_report=None, show: str | None = "markdown") -> int:
+    """Run ``cells`` into ``args.out`` (resuming), rebuild the report with ``write_report``
+    (default: the attack report), print its ``show`` file and a one-line summary."""
     from advrl.bench import run_suite, write_reports
 
-    summary = run_suite(cells, out, backend=backend, workers=workers, address=address)
-    paths = write_reports(out)
-    print(paths["markdown"].read_text())
+    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers,
+                        address=getattr(args, "address", None))  # fmt: skip
+    paths = (write_report or write_reports)(args.out)
+    if show is not None:
+        print(paths[show].read_text())
     print(
         f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed from the store, "
         f"in {summary.seconds:.1f} s"
@@ -255,12 +259,11 @@ def cmd_attacks(ns: argparse.Namespace) -> int:
         list(dict.fromkeys(policies)), args.attacks, args.eps or None, args.seeds,
         args.episodes, args.n_envs, args.norm,
     )  # fmt: skip
-    return _run_and_report(cells, args.out, args.backend, args.workers, args.address)
+    return _run_and_report(cells, args)
 
 
 def _certify(policies: list[str], args: _CertifySettings) -> int:
     from advrl.agents.smoothing.certify import min_episodes
-    from advrl.bench import run_suite
     from advrl.bench.smoothing import parse_budgets, smoothing_suite, write_certificate_report
 
     budgets = parse_budgets(args.budgets)
@@ -274,12 +277,10 @@ def _certify(policies: list[str], args: _CertifySettings) -> int:
         clean_episodes=args.episodes, attack_episodes=max(args.attack_episodes, 1),
         seed=args.seed,
     )  # fmt: skip
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
-    paths = write_certificate_report(args.out, budgets, args.alpha, args.method)
-    print(paths["csv"].read_text())
-    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {paths['csv']}, {paths['plot']}")  # fmt: skip
-    return 0
+    return _run_and_report(
+        cells, args, lambda out: write_certificate_report(out, budgets, args.alpha, args.method),
+        show="csv",
+    )
 
 
 def cmd_certify(ns: argparse.Namespace) -> int:
@@ -293,7 +294,6 @@ def cmd_smoothing(ns: argparse.Namespace) -> int:
 
 
 def cmd_robustness(ns: argparse.Namespace) -> int:
-    from advrl.bench import run_suite
     from advrl.bench.robustness import robustness_suite, write_robustness_report
     from advrl.bench.smoothing import parse_budgets
 
@@ -311,16 +311,10 @@ def cmd_robustness(ns: argparse.Namespace) -> int:
         models, args.env, parse_budgets(args.mass), parse_budgets(args.friction),
         bodies=tuple(args.bodies) or None, episodes=args.episodes, seed=args.seed,
     )  # fmt: skip
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers,
-                        address=args.address)  # fmt: skip
-    paths = write_robustness_report(args.out)
-    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {paths['csv']}, {paths['plot']}")  # fmt: skip
-    return 0
+    return _run_and_report(cells, args, write_robustness_report, show=None)
 
 
 def cmd_hacking(ns: argparse.Namespace) -> int:
-    from advrl.bench import run_suite
     from advrl.bench.hacking import hacking_suite, write_hacking_report
 
     args: HackingArgs = _parse(HackingArgs, ns)
@@ -334,17 +328,10 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
         args.testbeds, args.action_kl, orpo, args.seeds, args.steps, args.orpo_epsilon,
         args.orpo_reward_clip,
     )
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
-    paths = write_hacking_report(args.out)
-    print(paths["markdown"].read_text())
-    reports = ", ".join(map(str, paths.values()))
-    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
-    return 0
+    return _run_and_report(cells, args, write_hacking_report)
 
 
 def cmd_overoptimization(ns: argparse.Namespace) -> int:
-    from advrl.bench import run_suite
     from advrl.bench.overoptimization import (
         overoptimization_suite,
         write_overoptimization_report,
@@ -354,30 +341,17 @@ def cmd_overoptimization(ns: argparse.Namespace) -> int:
     cells = overoptimization_suite(args.tasks, args.methods, args.seeds, args.ppo_steps,
                                    args.bon_episodes, args.noise, args.members,
                                    args.pairs, args.uwo_lambda)  # fmt: skip
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
-    paths = write_overoptimization_report(args.out)
-    print(paths["markdown"].read_text())
-    reports = ", ".join(map(str, paths.values()))
-    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
-    return 0
+    return _run_and_report(cells, args, write_overoptimization_report)
 
 
 def cmd_cheap_talk(ns: argparse.Namespace) -> int:
-    from advrl.bench import run_suite
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
     args: CheapTalkArgs = _parse(CheapTalkArgs, ns)
     cells = cheap_talk_suite(
         args.methods, args.seeds, args.popsize, args.generations, args.updates, args.victims
     )
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers)
-    paths = write_cheap_talk_report(args.out)
-    print(paths["markdown"].read_text())
-    reports = ", ".join(map(str, paths.values()))
-    print(f"{len(summary.computed)} cells computed, {len(summary.skipped)} resumed, "
-          f"in {summary.seconds:.1f} s; reports: {reports}")  # fmt: skip
-    return 0
+    return _run_and_report(cells, args, write_cheap_talk_report)
 
 
 def cmd_quick(ns: argparse.Namespace) -> int:
@@ -385,7 +359,7 @@ def cmd_quick(ns: argparse.Namespace) -> int:
 
     args: QuickArgs = _parse(QuickArgs, ns)
     cells = quick_suite(episodes=args.episodes)
-    return _run_and_report(cells, args.out, args.backend, args.workers)
+    return _run_and_report(cells, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
