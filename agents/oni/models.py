@@ -17,6 +17,7 @@ annotator has never seen.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,8 +68,11 @@ def _check_threshold(threshold: float) -> float:
     return float(threshold)
 
 
-class _MessageScorer(nn.Module):
-    """Encoder + linear head, with a per-message cache of the thresholded reward."""
+class _MessageScorer(nn.Module, abc.ABC):
+    """Encoder + linear head, with a per-message cache of the thresholded reward.
+
+    Subclasses say how raw scores become the thresholded quantity (:meth:`normalized`).
+    """
 
     def __init__(self, threshold: float, hidden: int, device: th.device | str) -> None:
         super().__init__()
@@ -83,8 +87,9 @@ class _MessageScorer(nn.Module):
         """Raw scores, shape (batch,)."""
         return self.head(self.encoder(encode_messages(messages).to(self.device))).squeeze(-1)
 
-    def normalized(self, messages: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def normalized(self, messages: Sequence[str]) -> np.ndarray:
+        """Scores in [0, 1] compared with ``threshold``, shape (batch,)."""
 
     def __call__(self, message: str) -> float:  # type: ignore[override]  # r_int, not forward
         cached = self._cache.get(message)
