@@ -69,7 +69,14 @@ class HackingCell:
     """Train one method on a testbed's proxy reward and track true and proxy returns.
 
     ``epsilon`` is the reference policy's random-action rate (0.1 as in the paper);
-    ``reward_clip`` clips ORPO's penalised reward to ``[-reward_clip, reward_clip]``.
+    ``reward_clip`` clips ORPO's penalty term to ``[-reward_clip, reward_clip]``.
+
+    ``convention`` records the regulariser conventions the cell ran with: ``"reference"``
+    (the authors' code: horizon-scaled action-KL coefficient with a KL fallback, ORPO's clip
+    on the penalty only). Cells whose behaviour predates the field and did not change (PPO,
+    unclipped ORPO) leave it out of their key, so their old runs still resume; action-KL and
+    clipped-ORPO cells stored before it (advrl 0.1: unscaled coefficient, total reward
+    clipped) have other keys and are reported as ``"advrl-0.1"``.
     """
 
     testbed: str
@@ -81,6 +88,7 @@ class HackingCell:
     n_envs: int = 8
     epsilon: float = 0.1
     reward_clip: float | None = None
+    convention: str = "reference"
 
     kind: ClassVar[str] = "hacking"
 
@@ -98,6 +106,11 @@ class HackingCell:
                 raise ValueError(f"reward_clip must be a number > 0, got {self.reward_clip!r}")
         if not 0.0 <= self.epsilon <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {self.epsilon!r}")
+        if self.convention != "reference":
+            raise ValueError(
+                f"convention must be 'reference' (the only one advrl runs), got "
+                f"{self.convention!r}"
+            )
         if self.method == "action_kl" and not TESTBEDS[self.testbed].discrete and self.epsilon:
             raise ValueError(
                 f"action-KL on the continuous testbed {self.testbed!r} needs epsilon = 0 (a "
@@ -114,7 +127,15 @@ class HackingCell:
         config = {"kind": self.kind, **asdict(self)}
         if self.reward_clip is None:  # keeps the keys of runs stored before the field existed
             del config["reward_clip"]
+        if not self.convention_matters:
+            del config["convention"]
         return config
+
+    @property
+    def convention_matters(self) -> bool:
+        """Whether the fixed conventions change this cell's training (action-KL, or ORPO
+        with a reward clip)."""
+        return self.method == "action_kl" or self.reward_clip is not None
 
     @property
     def key(self) -> str:
@@ -221,13 +242,22 @@ def hacking_suite(
     return cells
 
 
+def _stored_convention(cell: dict[str, Any]) -> str:
+    """The conventions a stored cell ran with (records from before the field: advrl 0.1)."""
+    if "convention" in cell:
+        return cell["convention"]
+    changed = cell["method"] == "action_kl" or cell.get("reward_clip") is not None
+    return "advrl-0.1" if changed else "reference"
+
+
 def _method_name(cell: dict[str, Any]) -> str:
     if cell["method"] == "ppo":
         return "ppo"
     clip = f", clip {cell['reward_clip']:g}" if cell.get("reward_clip") else ""
+    old = ", advrl-0.1" if _stored_convention(cell) != "reference" else ""
     return (
         f"{cell['method']} {cell['divergence']} {cell['coef']:g} "
-        f"(ref eps {cell['epsilon']:g}{clip})"
+        f"(ref eps {cell['epsilon']:g}{clip}{old})"
     )
 
 
@@ -236,12 +266,14 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     proxy return over training, one pair of panels per testbed)."""
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("hacking")
-    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip", "seed"]
+    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip",
+                   "convention", "seed"]  # fmt: skip
     result_fields = ["final_true", "final_proxy", "reference_true"]
     rows = []
     for r in records:
         # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
-        cell = {"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0}
+        cell = {"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0,
+                "convention": _stored_convention(r["cell"])}  # fmt: skip
         rows.append({**{k: cell[k] for k in cell_fields},
                      **{k: r["result"][k] for k in result_fields}})  # fmt: skip
     rows.sort(key=lambda r: tuple(r[k] for k in cell_fields))
@@ -250,17 +282,18 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     atomic_write_bytes(paths["csv"], to_csv(rows, cell_fields + result_fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in cell_fields[:6]), []).append(r)
+        groups.setdefault(tuple(r[k] for k in cell_fields[:-1]), []).append(r)
     lines = [
-        "| testbed | method | divergence | coef | ref eps | reward clip | seeds | true return "
-        "| proxy return | reference true |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| testbed | method | divergence | coef | ref eps | reward clip | convention | seeds "
+        "| true return | proxy return | reference true |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
-    for (testbed, method, div, coef, eps, clip), rs in groups.items():
+    for (testbed, method, div, coef, eps, clip, convention), rs in groups.items():
         t, p = np.array([r["final_true"] for r in rs]), np.array([r["final_proxy"] for r in rs])
         ref = np.mean([r["reference_true"] for r in rs])
         lines.append(
-            f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {clip or '-'} | {len(rs)} "
+            f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {clip or '-'} | {convention} "
+            f"| {len(rs)} "
             f"| {t.mean():.2f} ± "
             f"{t.std():.2f} | {p.mean():.2f} ± {p.std():.2f} | {ref:.2f} |"
         )

@@ -1,16 +1,20 @@
 """ORPO: occupancy-measure regularisation against reward hacking (Laidlaw et al. 2024).
 
-This package holds the discriminator and the divergence maths; the PPO trainer that uses
-them is the next step of the reward-hacking issue.
+The discriminator and the divergence maths, the ORPO trainer (an SB3 PPO subclass) and the
+action-distribution baseline (:class:`ActionKLPPO`), with the reference code's conventions
+(penalty-only reward clip, horizon-scaled action-divergence coefficient, KL fallback where
+chi^2 diverges).
 """
 
 from advrl.agents.orpo.discriminator import Discriminator
 from advrl.agents.orpo.divergences import (
     DIVERGENCES,
     categorical_chi2,
+    categorical_chi2_or_kl,
     categorical_kl,
     chi2_estimate,
     gaussian_chi2,
+    gaussian_chi2_or_kl,
     gaussian_kl,
     occupancy_penalty,
     penalised_reward,
@@ -21,9 +25,11 @@ __all__ = [
     "DIVERGENCES",
     "Discriminator",
     "categorical_chi2",
+    "categorical_chi2_or_kl",
     "categorical_kl",
     "chi2_estimate",
     "gaussian_chi2",
+    "gaussian_chi2_or_kl",
     "gaussian_kl",
     "occupancy_penalty",
     "penalised_reward",

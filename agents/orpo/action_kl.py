@@ -1,8 +1,17 @@
-"""The action-distribution baseline: PPO + coef * D(pi(.|s) || pi_ref(.|s)) in the loss.
+"""The action-distribution baseline: PPO + coef / (1 - gamma) * D(pi(.|s) || pi_ref(.|s)).
 
 ORPO's comparison point (Laidlaw et al. 2024): regularise the policy's *action
 distribution* towards the reference's at the visited states, with the divergence in closed
-form (KL or chi^2, categorical or diagonal Gaussian), instead of the occupancy measure.
+form (KL, chi^2 or sqrt chi^2; categorical or diagonal Gaussian), instead of the occupancy
+measure. Conventions follow the authors' code (cassidylaidlaw/orpo,
+``occupancy_measures/agents/orpo.py``, ``ORPOPolicy.loss``):
+
+- the coefficient is multiplied by the horizon ``1 / (1 - gamma)`` (``gamma_scaling``), so
+  a coefficient means the same on the per-step action divergence as on the occupancy
+  measure, whose divergence is bounded by the horizon times it (``horizon_scaling=False``
+  gives the unscaled coefficient);
+- where chi^2 diverges (a Gaussian with ``var_pi >= 2 var_ref``) the KL is optimised
+  instead, and ``sqrt_chi2`` is ``sqrt(max(chi2, 1e-4))``.
 """
 
 from __future__ import annotations
@@ -16,23 +25,30 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 
 from advrl.agents.orpo.divergences import (
-    categorical_chi2,
+    categorical_chi2_or_kl,
     categorical_kl,
-    gaussian_chi2,
+    gaussian_chi2_or_kl,
     gaussian_kl,
 )
 
-ACTION_DIVERGENCES = ("kl", "chi2")
+ACTION_DIVERGENCES = ("kl", "chi2", "sqrt_chi2")
+# The reference's floor under chi^2 before the square root (its gradient is infinite at 0).
+SQRT_CHI2_FLOOR = 1e-4
 
 
 class ActionKLPPO(PPO):
-    """SB3 PPO whose loss adds ``coef * E_s[D(pi(.|s) || pi_ref(.|s))]`` on each minibatch.
+    """SB3 PPO whose loss adds ``coef / (1 - gamma) * E_s[D(pi(.|s) || pi_ref(.|s))]`` on
+    each minibatch.
 
     Args:
         reference: an object with ``action_logits(raw_obs)`` (discrete; e.g.
             :class:`~advrl.agents.orpo.reference.EpsilonReference`) or a TorchPolicy
             (continuous: ``action`` and ``action_std`` of normalised inputs).
-        divergence: ``"kl"`` or ``"chi2"``. coef: >= 0.
+        divergence: ``"kl"``, ``"chi2"`` (KL where chi^2 diverges) or ``"sqrt_chi2"``.
+        coef: >= 0.
+        horizon_scaling: multiply ``coef`` by ``1 / (1 - gamma)`` as the reference does
+            (default). ``False`` uses ``coef`` as is (advrl 0.1's convention, 100x weaker at
+            gamma 0.99). :attr:`effective_coef` is the weight the loss uses.
         **kwargs: SB3 PPO's arguments. The observations PPO stores must be the raw ones the
             reference expects (no VecNormalize around the training env).
 
@@ -55,6 +71,7 @@ class ActionKLPPO(PPO):
         reference: Any = None,
         divergence: str = "kl",
         coef: float = 0.1,
+        horizon_scaling: bool = True,
         _init_setup_model: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -64,8 +81,16 @@ class ActionKLPPO(PPO):
             )
         if not np.isfinite(coef) or coef < 0:
             raise ValueError(f"coef must be a finite number >= 0, got {coef!r}")
+        if not isinstance(horizon_scaling, bool):
+            raise TypeError(f"horizon_scaling must be True or False, got {horizon_scaling!r}")
         self.reference, self.divergence, self.coef = reference, divergence, float(coef)
+        self.horizon_scaling = horizon_scaling
         super().__init__(policy, env, _init_setup_model=_init_setup_model, **kwargs)
+
+    @property
+    def effective_coef(self) -> float:
+        """The divergence's weight in the loss: ``coef / (1 - gamma)`` with horizon scaling."""
+        return self.coef / (1.0 - self.gamma) if self.horizon_scaling else self.coef
 
     def action_divergence(self, obs: th.Tensor) -> th.Tensor:
         """Per-state ``D(pi || pi_ref)``, shape (batch,), differentiable in the policy."""
@@ -77,10 +102,14 @@ class ActionKLPPO(PPO):
                 z = self.reference.normalize(obs)
                 ref_mean, ref_std = self.reference.action(z), self.reference.action_std(z)
         if isinstance(self.action_space, spaces.Discrete):
-            fn = categorical_kl if self.divergence == "kl" else categorical_chi2
-            return fn(dist.logits, ref_logits)
-        fn = gaussian_kl if self.divergence == "kl" else gaussian_chi2
-        return fn(dist.mean, dist.stddev, ref_mean, ref_std)
+            fn = categorical_kl if self.divergence == "kl" else categorical_chi2_or_kl
+            value = fn(dist.logits, ref_logits)
+        else:
+            fn = gaussian_kl if self.divergence == "kl" else gaussian_chi2_or_kl
+            value = fn(dist.mean, dist.stddev, ref_mean, ref_std)
+        if self.divergence == "sqrt_chi2":
+            value = value.clamp(min=SQRT_CHI2_FLOOR).sqrt()
+        return value
 
     def train(self) -> None:
         """PPO's clipped update (SB3 semantics: advantage normalisation, value clipping,
@@ -121,7 +150,7 @@ class ActionKLPPO(PPO):
                 entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
                 divergence = self.action_divergence(batch.observations).mean()
                 loss = (policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-                        + self.coef * divergence)  # fmt: skip
+                        + self.effective_coef * divergence)  # fmt: skip
                 with th.no_grad():
                     log_ratio = log_prob - batch.old_log_prob
                     approx_kl = float(th.mean(th.exp(log_ratio) - 1 - log_ratio))

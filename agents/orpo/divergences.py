@@ -11,9 +11,12 @@ per-step reward penalty (their Sec. 4 and reference code, PAPERS.md):
   ``sqrt(chi^2)``, the divergence in ORPO's objective
 - ``tv``: ``sign(d)``
 
-Non-finite penalties become 0. The action-distribution baseline regularises
+Non-finite penalties become 0. A reward clip bounds the *penalty term* ``coef * penalty``
+to ``[-clip, clip]``, never the proxy reward itself (the reference's
+``discriminator_reward_clip``). The action-distribution baseline regularises
 ``KL(pi(.|s) || pi_ref(.|s))`` (or chi^2) in closed form for categorical and diagonal
-Gaussian policies.
+Gaussian policies; where the Gaussian chi^2 diverges the reference optimises the KL instead
+(:func:`gaussian_chi2_or_kl`).
 """
 
 from __future__ import annotations
@@ -66,11 +69,19 @@ def chi2_estimate(logits: th.Tensor, trim: float = 0.01) -> th.Tensor:
 def penalised_reward(
     reward: th.Tensor, penalty: th.Tensor, coef: float, clip: float | None = None
 ) -> th.Tensor:
-    """``reward - coef * penalty``, clipped to ``[-clip, clip]`` when ``clip`` is given."""
+    """``reward - coef * penalty``, the penalty term clipped to ``[-clip, clip]`` when
+    ``clip`` is given.
+
+    Only the penalty is clipped, as in the reference (``orpo.py``: the discriminator reward
+    ``-coef * d`` is clipped to ``discriminator_reward_clip``, then added to the proxy
+    reward), so a clip never truncates the task reward.
+    """
     if not math.isfinite(coef) or coef < 0:
         raise ValueError(f"coef must be a finite number >= 0, got {coef!r}")
-    out = reward - coef * penalty
-    return out if clip is None else out.clamp(-clip, clip)
+    if clip is not None and not (math.isfinite(clip) and clip > 0):
+        raise ValueError(f"clip must be a finite number > 0 or None, got {clip!r}")
+    term = coef * penalty
+    return reward - (term if clip is None else term.clamp(-clip, clip))
 
 
 def categorical_kl(logits_p: th.Tensor, logits_q: th.Tensor) -> th.Tensor:
@@ -109,3 +120,39 @@ def gaussian_chi2(
     )  # fmt: skip
     value = th.exp(log_terms.sum(-1)) - 1
     return th.where((denom > 0).all(-1), value, th.full_like(value, float("inf")))
+
+
+# Above this log(1 + chi^2) the value overflows float32 and its gradient turns to nan.
+_MAX_LOG_CHI2 = 80.0
+
+
+def gaussian_chi2_or_kl(
+    mu_p: th.Tensor, std_p: th.Tensor, mu_q: th.Tensor, std_q: th.Tensor
+) -> th.Tensor:
+    """The Gaussian chi^2 where it is finite, ``KL(p || q)`` where it diverges; per row.
+
+    The reference's convention (``orpo.py``, ``ORPOPolicy.loss``): a state where
+    ``var_p >= 2 var_q`` in some dimension, exactly where the policy drifted most, is not
+    ignored but pulled back by the KL. The chi^2 branch is evaluated only on the rows where
+    it is finite, so gradients stay finite everywhere.
+    """
+    var_p, var_q = std_p.pow(2), std_q.pow(2)
+    denom = 2 * var_q - var_p
+    ok_dims = denom > 0
+    safe = th.where(ok_dims, denom, th.ones_like(denom))
+    log_terms = (
+        th.log(var_q) - th.log(std_p) - 0.5 * th.log(safe) + (mu_p - mu_q).pow(2) / safe
+    ).sum(-1)
+    finite = ok_dims.all(-1) & (log_terms < _MAX_LOG_CHI2)
+    chi2 = th.expm1(th.where(finite, log_terms, th.zeros_like(log_terms)))
+    return th.where(finite, chi2, gaussian_kl(mu_p, std_p, mu_q, std_q))
+
+
+def categorical_chi2_or_kl(logits_p: th.Tensor, logits_q: th.Tensor) -> th.Tensor:
+    """Categorical chi^2 with the same KL fallback where it is not finite (a reference
+    probability near 0 under a policy probability > 0), per row; finite gradients."""
+    log_p, log_q = th.log_softmax(logits_p, -1), th.log_softmax(logits_q, -1)
+    log_one_plus = th.logsumexp(2 * log_p - log_q, -1)  # log sum p^2 / q
+    finite = th.isfinite(log_one_plus) & (log_one_plus < _MAX_LOG_CHI2)
+    chi2 = th.expm1(th.where(finite, log_one_plus, th.zeros_like(log_one_plus)))
+    return th.where(finite, chi2, categorical_kl(logits_p, logits_q))

@@ -2,8 +2,8 @@
 
 Each iteration: collect the policy's rollout, roll out the reference policy for as many
 steps in its own env, train the discriminator to tell the two apart, replace every reward
-by ``r_proxy - coef * penalty(d(s, a))`` (optionally clipped), recompute GAE, then the usual
-PPO update. Only ``collect_rollouts`` is extended; the PPO update is SB3's.
+by ``r_proxy - coef * penalty(d(s, a))`` (the penalty term optionally clipped), recompute
+GAE, then the usual PPO update. Only ``collect_rollouts`` is extended; the PPO update is SB3's.
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ class ORPO(PPO):
         reference_env: a VecEnv of the same task for the reference's rollouts.
         divergence: ``"kl"``, ``"chi2"``, ``"sqrt_chi2"`` (default) or ``"tv"``.
         coef: penalty coefficient (paper: a multiple of the reference reward's std).
-        reward_clip: clip augmented rewards to ``[-reward_clip, reward_clip]`` (None: off).
-            Use it on continuous tasks: without it a policy far from a narrow reference gets
-            penalties that swamp the proxy (HalfCheetahUpright, BENCHMARKS.md, issue 5).
+        reward_clip: clip the penalty term ``coef * penalty`` to ``[-reward_clip,
+            reward_clip]`` (None: off); the proxy reward is never clipped (the reference's
+            ``discriminator_reward_clip``). Use it on continuous tasks: without it a policy
+            far from a narrow reference gets penalties that swamp the proxy
+            (HalfCheetahUpright, BENCHMARKS.md).
         trim: trimmed fraction for the ``sqrt_chi2`` normaliser (1%).
         discriminator_epochs, discriminator_kwargs: discriminator training settings.
         **kwargs: the rest of SB3 PPO's arguments.
@@ -74,6 +76,10 @@ class ORPO(PPO):
         self.divergence = check_divergence(divergence)
         if not np.isfinite(coef) or coef < 0:
             raise ValueError(f"coef must be a finite number >= 0, got {coef!r}")
+        if reward_clip is not None and not (np.isfinite(reward_clip) and reward_clip > 0):
+            raise ValueError(
+                f"reward_clip must be a finite number > 0 or None, got {reward_clip!r}"
+            )
         self.coef, self.reward_clip, self.trim = float(coef), reward_clip, trim
         self.discriminator_epochs = discriminator_epochs
         self.discriminator_kwargs = discriminator_kwargs or {}

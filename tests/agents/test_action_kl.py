@@ -61,3 +61,40 @@ def test_bad_input():
     model = ActionKLPPO("MlpPolicy", env, n_steps=16, batch_size=16)
     with pytest.raises(RuntimeError, match="no reference policy"):
         model.learn(16)
+
+
+def _trained_params(**kwargs):
+    ref = EpsilonReference(prefers_left(), epsilon=0.1)
+    model = ActionKLPPO("MlpPolicy", make_vec_env("CartPole-v1", 2, seed=0), reference=ref,
+                        n_steps=32, batch_size=32, n_epochs=2, seed=0, gamma=0.9,
+                        policy_kwargs=dict(net_arch=[8]), device="cpu", **kwargs)  # fmt: skip
+    model.learn(64)
+    return model, th.nn.utils.parameters_to_vector(model.policy.parameters()).detach()
+
+
+def test_coefficient_is_scaled_by_the_horizon_as_in_the_reference():
+    # The reference multiplies the action-divergence coefficient by 1 / (1 - gamma).
+    th.manual_seed(0)
+    scaled, p_scaled = _trained_params(coef=0.5)
+    assert scaled.effective_coef == pytest.approx(0.5 / (1 - 0.9))
+    th.manual_seed(0)
+    _, p_explicit = _trained_params(coef=5.0, horizon_scaling=False)
+    th.manual_seed(0)
+    unscaled, p_unscaled = _trained_params(coef=0.5, horizon_scaling=False)
+    assert unscaled.effective_coef == 0.5
+    assert th.allclose(p_scaled, p_explicit)  # coef 0.5 scaled == coef 5 unscaled at gamma 0.9
+    assert not th.allclose(p_scaled, p_unscaled, atol=1e-4)
+    with pytest.raises(TypeError, match="horizon_scaling must be True or False"):
+        ActionKLPPO("MlpPolicy", make_vec_env("CartPole-v1", 1), horizon_scaling="yes")
+
+
+def test_sqrt_chi2_is_the_floored_square_root():
+    ref = EpsilonReference(prefers_left(), epsilon=0.1)
+    models = {d: ActionKLPPO("MlpPolicy", make_vec_env("CartPole-v1", 1), reference=ref,
+                             divergence=d, seed=0, policy_kwargs=dict(net_arch=[8]))
+              for d in ("chi2", "sqrt_chi2")}  # fmt: skip
+    models["sqrt_chi2"].policy.load_state_dict(models["chi2"].policy.state_dict())
+    obs = th.randn(6, 4, generator=th.Generator().manual_seed(0))
+    chi2 = models["chi2"].action_divergence(obs)
+    expected = chi2.clamp(min=1e-4).sqrt()
+    assert th.allclose(models["sqrt_chi2"].action_divergence(obs), expected)

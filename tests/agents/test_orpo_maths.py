@@ -9,9 +9,11 @@ import torch as th
 from advrl.agents.orpo import (
     Discriminator,
     categorical_chi2,
+    categorical_chi2_or_kl,
     categorical_kl,
     chi2_estimate,
     gaussian_chi2,
+    gaussian_chi2_or_kl,
     gaussian_kl,
     occupancy_penalty,
     penalised_reward,
@@ -70,7 +72,17 @@ def test_trimmed_mean_and_clipping():
     with pytest.raises(ValueError, match="trim"):
         trimmed_mean(x, 0.5)
     r = penalised_reward(th.tensor([1.0, 1.0]), th.tensor([0.5, 100.0]), coef=0.1, clip=5.0)
-    assert th.allclose(r, th.tensor([0.95, -5.0]))
+    assert th.allclose(r, th.tensor([0.95, 1.0 - 5.0]))  # only the penalty term is clipped
+
+
+def test_reward_clip_never_truncates_the_proxy_reward():
+    # The reference clips the discriminator reward -coef * d, then adds the proxy reward.
+    proxy = th.tensor([20.0, -30.0, 20.0, 3.0])
+    penalty = th.tensor([0.0, 0.0, 100.0, -100.0])
+    r = penalised_reward(proxy, penalty, coef=1.0, clip=5.0)
+    assert th.allclose(r, th.tensor([20.0, -30.0, 15.0, 8.0]))
+    with pytest.raises(ValueError, match="clip must be a finite number > 0"):
+        penalised_reward(proxy, penalty, coef=1.0, clip=0.0)
     with pytest.raises(ValueError, match="coef must be a finite number >= 0"):
         penalised_reward(th.ones(1), th.ones(1), coef=-1.0)
 
@@ -96,3 +108,33 @@ def test_gaussian_closed_forms_match_numerical_integration():
     assert float(gaussian_chi2(*args)) == pytest.approx((1 + chi2_num) ** 2 - 1, rel=1e-6)
     wide = [th.tensor([[0.0]]), th.tensor([[2.0]]), th.tensor([[0.0]]), th.tensor([[1.0]])]
     assert math.isinf(float(gaussian_chi2(*wide)))  # 2 var_q <= var_p diverges
+    assert float(gaussian_chi2_or_kl(*args)) == pytest.approx((1 + chi2_num) ** 2 - 1, rel=1e-6)
+
+
+def test_chi2_falls_back_to_kl_where_it_diverges_with_finite_gradients():
+    # Rows: finite chi^2; var_p >= 2 var_q in one dimension; a mean so far off that chi^2
+    # overflows. The reference optimises the KL on the last two (ORPOPolicy.loss).
+    mu_p = th.tensor([[0.3, 0.0], [0.0, 0.0], [40.0, 0.0]], requires_grad=True)
+    std_p = th.tensor([[0.8, 1.0], [2.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    mu_q, std_q = th.zeros(3, 2), th.ones(3, 2)
+    out = gaussian_chi2_or_kl(mu_p, std_p, mu_q, std_q)
+    kl = gaussian_kl(mu_p, std_p, mu_q, std_q).detach()
+    # Row 0 by hand: int p^2/q = var_q / (std_p sqrt(2 var_q - var_p)) exp(dmu^2 / (...)).
+    row0 = 1 / (0.8 * math.sqrt(2 - 0.64)) * math.exp(0.09 / (2 - 0.64))
+    assert float(out[0].detach()) == pytest.approx(row0 - 1, rel=1e-5)
+    assert th.allclose(out[1:].detach(), kl[1:])
+    assert float(kl[2]) == pytest.approx(40.0**2 / 2)
+    out.sum().backward()
+    assert th.isfinite(mu_p.grad).all() and th.isfinite(std_p.grad).all()
+    assert float(mu_p.grad[2, 0]) == pytest.approx(40.0)  # d KL / d mu_p = (mu_p - mu_q) / var_q
+    assert float(std_p.grad[1, 0]) != 0.0  # the drifted state is pulled back, not ignored
+
+
+def test_categorical_chi2_falls_back_to_kl():
+    logits_p = th.tensor([[0.0, 0.0], [0.0, 0.0]], requires_grad=True)
+    logits_q = th.tensor([[0.0, 1.0], [0.0, -200.0]])  # row 1: q(1) ~ e^-200
+    out = categorical_chi2_or_kl(logits_p, logits_q)
+    assert th.allclose(out[0], categorical_chi2(logits_p, logits_q)[0])
+    assert th.allclose(out[1], categorical_kl(logits_p, logits_q)[1])
+    out.sum().backward()
+    assert th.isfinite(logits_p.grad).all()

@@ -35,7 +35,8 @@ def test_reward_clipping(monkeypatch):
     monkeypatch.setattr(model.discriminator, "forward", lambda obs, act: -5 * th.ones(len(obs)))
     monkeypatch.setattr(model.discriminator, "fit", lambda *a, **k: 0.0)
     model.learn(64)
-    np.testing.assert_allclose(model.rollout_buffer.rewards, 0.5)  # 1 + 5 clipped to 0.5
+    # kl penalty d = -5: the term -coef * d = +5 is clipped to 0.5, then added to CartPole's 1.
+    np.testing.assert_allclose(model.rollout_buffer.rewards, 1.5)
 
 
 def test_reference_samples_come_from_the_reference_env():

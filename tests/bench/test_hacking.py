@@ -1,5 +1,7 @@
 """The hacking suite: its cells, validation and report (training itself: test_cli, agents)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,27 @@ def test_reward_clip_is_part_of_the_key_only_when_set():
     assert "reward_clip" not in plain.to_dict()  # runs stored before the field still resume
     clipped = HackingCell("advrl/Tomato-v0", "orpo", "chi2", 0.1, reward_clip=10.0)
     assert clipped.to_dict()["reward_clip"] == 10.0 and clipped.key != plain.key
+
+
+def test_cells_whose_conventions_changed_never_share_a_key_or_a_row_with_old_runs(tmp_path):
+    ppo = HackingCell("advrl/Tomato-v0", "ppo")
+    kl = HackingCell("advrl/Tomato-v0", "action_kl", "kl", 1.0)
+    clipped = HackingCell("advrl/Tomato-v0", "orpo", "chi2", 0.1, reward_clip=10.0)
+    unclipped = HackingCell("advrl/Tomato-v0", "orpo", "chi2", 0.1)
+    # Unchanged training (PPO, unclipped ORPO): the key of runs stored before the field.
+    assert "convention" not in ppo.to_dict() and "convention" not in unclipped.to_dict()
+    assert kl.to_dict()["convention"] == clipped.to_dict()["convention"] == "reference"
+    with pytest.raises(ValueError, match="convention must be 'reference'"):
+        HackingCell("advrl/Tomato-v0", "action_kl", "kl", 1.0, convention="old")
+    # An action-KL record stored by advrl 0.1 (no convention) is its own row.
+    store = ResultsStore(tmp_path)
+    result = {"final_true": 1.0, "final_proxy": 2.0, "reference_true": 1.0, "mean_return": 1.0,
+              "curve": [[0.0, 1.0, 2.0]]}  # fmt: skip
+    store.put(kl, result)
+    old = {k: v for k, v in kl.to_dict().items() if k != "convention"}
+    (tmp_path / "cells" / "old.json").write_text(
+        json.dumps({"cell": old, "result": {**result, "final_true": 9.0}})
+    )
+    table = write_hacking_report(tmp_path)["markdown"].read_text()
+    assert "| reference | 1 | 1.00 ± 0.00" in table
+    assert "| advrl-0.1 | 1 | 9.00 ± 0.00" in table
