@@ -12,10 +12,12 @@ Example:
     ['attack_norm', 'obs_clean']
 """
 
+from advrl import mujoco_warnings
 from advrl.registration import register_all
 
 __version__ = "0.1.0"
 
 register_all()
+mujoco_warnings.install()
 
 __all__ = ["__version__", "register_all"]
