@@ -25,6 +25,54 @@ def check_space(space: str) -> AttackSpace:
     return space  # type: ignore[return-value]  # narrowed by the check above
 
 
+def check_attack(attack: object) -> ObservationAttack:
+    """Refuse anything but an attack object (a name needs :func:`advrl.attacks.make_attack`)."""
+    if isinstance(attack, str):
+        raise TypeError(
+            f"attack must be an attack object, got the string {attack!r}; "
+            f"build one with advrl.attacks.make_attack({attack!r}, eps)"
+        )
+    if not isinstance(attack, ObservationAttack):
+        raise TypeError(
+            "attack must be an ObservationAttack (e.g. advrl.attacks.PGD(eps=0.1)), "
+            f"got {type(attack).__name__}"
+        )
+    return attack
+
+
+def check_policy(policy: object) -> TorchPolicy:
+    """Refuse a missing or non-policy victim before any attack work."""
+    if policy is None:
+        raise TypeError(
+            "policy must be a TorchPolicy (e.g. advrl.policies.from_sb3(model)), got None; "
+            "noise attacks without a victim take advrl.policies.NoVictim(obs_space) and "
+            "space='raw'"
+        )
+    needed = ("observation_space", "device", "normalize", "unnormalize")
+    if any(not hasattr(policy, name) for name in needed):
+        raise TypeError(
+            "policy must be a TorchPolicy (e.g. advrl.policies.from_sb3(model)), "
+            f"got {type(policy).__name__}"
+        )
+    return policy  # type: ignore[return-value]  # has the members the attacker uses
+
+
+def check_seed(seed: object) -> int | None:
+    """A seed is None or an int >= 0; wrappers own their generators, so none is accepted."""
+    if seed is None:
+        return None
+    if isinstance(seed, th.Generator | np.random.Generator):
+        raise TypeError(
+            f"seed must be an int >= 0 or None, got a {type(seed).__name__}; the wrapper "
+            "owns its generator, so pass the integer seed instead"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int >= 0 or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
+    return int(seed)
+
+
 def victim_view(policy: TorchPolicy, space: AttackSpace) -> TorchPolicy:
     """The policy as the attack sees it: normalised inputs, or raw ones."""
     return RawInputPolicy(policy) if space == "raw" else policy
@@ -62,6 +110,7 @@ class ObservationAttacker:
         space: AttackSpace = "normalized",
         seed: int | None = None,
     ) -> None:
+        attack, policy, seed = check_attack(attack), check_policy(policy), check_seed(seed)
         if not isinstance(obs_space, gym.spaces.Box):
             raise TypeError(f"observation attacks need a Box observation space, got {obs_space}")
         if tuple(policy.observation_space.shape) != tuple(obs_space.shape):
@@ -72,25 +121,46 @@ class ObservationAttacker:
         self.attack, self.policy, self.obs_space = attack, policy, obs_space
         self._obs_shape = tuple(obs_space.shape)
         self.view = victim_view(policy, check_space(space))
+        # Raw units per unit of the attack's space (normalisers are elementwise affine).
+        ones = th.ones((1, *obs_space.shape), device=policy.device)
+        scale = self.view.unnormalize(ones) - self.view.unnormalize(th.zeros_like(ones))
+        self._scale = scale[0].detach().cpu().double().numpy()
+        self._check_representable(attack.eps)
         self.generator = th.Generator()
+        self.bounded = bool(np.isfinite(obs_space.low).any() or np.isfinite(obs_space.high).any())
+        # Pre-drawn noise: a stream of per-sample rows (raw units, env dtype) with their norms,
+        # consumed in order, so a batch of any size (the terminal observations at episode ends,
+        # then the full batch) takes the next rows instead of discarding the block.
+        self._noise = np.empty((0, *obs_space.shape), obs_space.dtype)
+        self._noise_norms = np.empty(0)
+        self._next = 0
+        self._widest = 1
         if seed is not None:
             self.reseed(seed)
-        self.bounded = bool(np.isfinite(obs_space.low).any() or np.isfinite(obs_space.high).any())
-        # Pre-drawn noise: one (batch, *obs_shape) row per step, raw units, env dtype.
-        self._noise_rows: list[np.ndarray] = []
-        self._noise_norms: list[np.ndarray] = []
-        self._next = 0
-        if isinstance(attack, NoiseAttack):
-            ones = th.ones((1, *obs_space.shape), device=policy.device)
-            scale = self.view.unnormalize(ones) - self.view.unnormalize(th.zeros_like(ones))
-            self._scale = scale[0].detach().cpu().double().numpy()
+
+    def _check_representable(self, eps: float) -> None:
+        # Every attack keeps |delta| <= eps per coordinate in its space, so raw perturbations
+        # stay below eps * scale; past the dtype's largest value they would be infinite.
+        dtype = self.obs_space.dtype
+        if not np.issubdtype(dtype, np.floating):
+            return
+        largest = float(eps) * float(np.abs(self._scale).max(initial=0.0))
+        limit = float(np.finfo(dtype).max)
+        if not largest < limit:
+            raise ValueError(
+                f"eps={eps!r} is too large: perturbations of up to {largest:.3g} raw units "
+                f"overflow the observation dtype {np.dtype(dtype).name} "
+                f"(largest finite value {limit:.3g})"
+            )
 
     def reseed(self, seed: int) -> None:
         """Reseed the attack's generator from an env seed (the env's own RNG is untouched)
         and discard pre-drawn noise."""
+        seed = check_seed(seed)  # type: ignore[assignment]  # None is handled by callers
         derived = np.random.SeedSequence([seed, 0xA77AC]).generate_state(1, np.uint64)[0]
         self.generator.manual_seed(int(derived >> 1))
-        self._noise_rows, self._noise_norms, self._next = [], [], 0
+        self._noise = self._noise[:0]
+        self._noise_norms, self._next = self._noise_norms[:0], 0
 
     def __call__(self, raw_obs: np.ndarray) -> AttackedBatch:
         """Attack ``raw_obs: shape (batch, *obs_shape)`` as the env emits them."""
@@ -110,23 +180,31 @@ class ObservationAttacker:
         perturbed = raw_obs + delta_raw
         if perturbed.dtype != raw_obs.dtype:
             perturbed = perturbed.astype(raw_obs.dtype)
+        if not all_finite(perturbed):  # a finite eps can still overflow next to a huge obs
+            raise ValueError(
+                f"the perturbed observation is not finite (eps={self.attack.eps!r} added to "
+                f"observations of dtype {perturbed.dtype.name}); use a smaller eps"
+            )
         if self.bounded:
             perturbed = np.clip(perturbed, self.obs_space.low, self.obs_space.high)
             norms = self._applied_norms(raw_obs, perturbed)
         return AttackedBatch(perturbed, norms)
 
     def _draw_noise(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        i = self._next
-        if i == len(self._noise_rows) or self._noise_rows[i].shape[0] != batch:
-            like = th.zeros((NOISE_BLOCK * batch, *self.obs_space.shape), dtype=th.float64)
+        start, stop = self._next, self._next + batch
+        if stop > len(self._noise):
+            # Refill NOISE_BLOCK widest batches at once; leftover rows come first, in order.
+            self._widest = max(self._widest, batch)
+            rows = NOISE_BLOCK * self._widest
+            like = th.zeros((rows, *self.obs_space.shape), dtype=th.float64)
             delta = self.attack.sample(like, self.generator)  # type: ignore[attr-defined]
-            norms = sample_norm(delta, self.attack.norm).numpy().reshape(NOISE_BLOCK, batch)
+            norms = sample_norm(delta, self.attack.norm).numpy()
             raw = (delta.numpy() * self._scale).astype(self.obs_space.dtype)
-            self._noise_rows = list(raw.reshape(NOISE_BLOCK, batch, *self.obs_space.shape))
-            self._noise_norms = list(norms)
-            i = 0
-        self._next = i + 1
-        return self._noise_rows[i], self._noise_norms[i]
+            self._noise = np.concatenate([self._noise[start:], raw])
+            self._noise_norms = np.concatenate([self._noise_norms[start:], norms])
+            start, stop = 0, batch
+        self._next = stop
+        return self._noise[start:stop], self._noise_norms[start:stop]
 
     def _gradient_delta(self, raw_obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raw_t = th.as_tensor(raw_obs, dtype=th.float32, device=self.policy.device)

@@ -75,18 +75,38 @@ class VecPerturbObservation(VecEnvWrapper):
     """The VecEnv version of :class:`PerturbObservation`: one batched attack for all envs.
 
     Put it *below* a frozen ``VecNormalize`` (it emits raw observations). With the same
-    generator seed and one env it produces exactly what :class:`PerturbObservation` does.
+    generator seed and one env it produces exactly what :class:`PerturbObservation` does,
+    across episode ends too: the gym twin perturbs an episode's last observation, then the
+    next episode's first, and so does this wrapper (the ended envs' last observations in one
+    extra batched call, before the step's batch).
+
+    Info keys, per env: ``obs_clean`` and ``attack_norm`` describe the observation returned
+    for that env (after an auto-reset, the next episode's first one). Where an episode ended,
+    ``terminal_observation`` is *perturbed* like every observation the policy sees (so SB3's
+    truncation bootstrap values what the victim would have seen), ``terminal_obs_clean`` holds
+    the clean last observation and ``terminal_attack_norm`` its perturbation size.
+    ``reset_infos[i]`` (SB3's reset infos) gets ``obs_clean`` and ``attack_norm`` of env
+    ``i``'s latest reset, as the gym twin's reset info does.
 
     Example:
-        >>> import gymnasium as gym, torch as th
+        >>> import gymnasium as gym, numpy as np, torch as th
         >>> from stable_baselines3.common.vec_env import DummyVecEnv
         >>> from advrl.attacks import VecPerturbObservation, UniformNoise
         >>> from advrl.testing import LinearPolicy
-        >>> venv = DummyVecEnv([lambda: gym.make("CartPole-v1")] * 3)
+        >>> venv = DummyVecEnv([lambda: gym.make("CartPole-v1", max_episode_steps=2)] * 3)
         >>> venv = VecPerturbObservation(venv, UniformNoise(0.05),
         ...                              LinearPolicy(th.ones(2, 4), discrete=True), seed=0)
         >>> venv.reset().shape
         (3, 4)
+        >>> sorted(venv.reset_infos[0])
+        ['attack_norm', 'obs_clean']
+        >>> for _ in range(2):
+        ...     obs, rewards, dones, infos = venv.step(np.zeros(3, dtype=int))
+        >>> bool(dones.all()), sorted(k for k in infos[0] if k.startswith("terminal_"))
+        (True, ['terminal_attack_norm', 'terminal_obs_clean', 'terminal_observation'])
+        >>> delta = infos[0]["terminal_observation"] - infos[0]["terminal_obs_clean"]
+        >>> bool(0 < abs(delta).max() <= 0.05)
+        True
     """
 
     def __init__(
@@ -113,13 +133,36 @@ class VecPerturbObservation(VecEnvWrapper):
         self.last_clean, self.last_norms = obs, batch.norms
         return batch.obs
 
+    def _reset_info(self, i: int) -> dict[str, Any]:
+        # A new dict: the inner VecEnv's reset info stays as it was.
+        inner = getattr(self.venv, "reset_infos", None)
+        base = inner[i] if inner is not None and i < len(inner) else {}
+        assert self.last_clean is not None  # set by _perturb before any reset info is built
+        return {**base, "obs_clean": self.last_clean[i], "attack_norm": float(self.last_norms[i])}
+
     def reset(self) -> np.ndarray:
-        return self._perturb(self.venv.reset())
+        adv = self._perturb(self.venv.reset())
+        self.reset_infos = [self._reset_info(i) for i in range(self.num_envs)]
+        return adv
+
+    def _perturb_terminal(self, infos: list[dict[str, Any]], ended: list[int]) -> None:
+        clean = np.stack([infos[i]["terminal_observation"] for i in ended])
+        batch = self.attacker(clean)
+        for j, i in enumerate(ended):
+            infos[i]["terminal_obs_clean"] = infos[i]["terminal_observation"]
+            infos[i]["terminal_observation"] = batch.obs[j]
+            infos[i]["terminal_attack_norm"] = float(batch.norms[j])
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
+        done = np.flatnonzero(dones).tolist()
+        ended = [i for i in done if "terminal_observation" in infos[i]]
+        if ended:  # before the step's batch: the order the gym twin draws in
+            self._perturb_terminal(infos, ended)
         adv = self._perturb(obs)
         for i, info in enumerate(infos):
             info["obs_clean"] = obs[i]
             info["attack_norm"] = float(self.last_norms[i])
+        for i in done:
+            self.reset_infos[i] = self._reset_info(i)
         return adv, rewards, dones, infos

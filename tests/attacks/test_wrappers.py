@@ -141,3 +141,80 @@ def test_bad_inputs_are_clear_errors():
 def test_check_env_on_wrapper_directly():
     env = PerturbObservation(gym.make("CartPole-v1"), UniformNoise(0.1), cartpole_policy())
     check_env(env, skip_render_check=True)
+
+
+@pytest.mark.parametrize("wrapper", ["gym", "vec"])
+def test_a_missing_policy_or_an_attack_name_is_a_clear_type_error(wrapper):
+    def build(attack, policy, **kwargs):
+        if wrapper == "gym":
+            return PerturbObservation(gym.make("CartPole-v1"), attack, policy, **kwargs)
+        venv = DummyVecEnv([lambda: gym.make("CartPole-v1")])
+        return VecPerturbObservation(venv, attack, policy, **kwargs)
+
+    with pytest.raises(TypeError, match="policy must be a TorchPolicy .* got None"):
+        build(UniformNoise(0.1), None)
+    with pytest.raises(TypeError, match="policy must be a TorchPolicy .* got str"):
+        build(UniformNoise(0.1), "ppo-cartpole")
+    with pytest.raises(TypeError, match=r"got the string 'pgd'.*make_attack\('pgd', eps\)"):
+        build("pgd", cartpole_policy())
+    with pytest.raises(
+        TypeError, match=r"attack must be an ObservationAttack \(e.g. .*\), got float"
+    ):
+        build(0.1, cartpole_policy())
+
+
+@pytest.mark.parametrize("seed", [1.5, "0", True, th.Generator(), np.random.default_rng(0)])
+def test_a_seed_that_is_not_an_int_is_a_clear_type_error(seed):
+    with pytest.raises(TypeError, match="seed must be an int >= 0 or None"):
+        PerturbObservation(gym.make("CartPole-v1"), UniformNoise(0.1), cartpole_policy(), seed=seed)
+    venv = VecPerturbObservation(
+        DummyVecEnv([lambda: gym.make("CartPole-v1")]), UniformNoise(0.1), cartpole_policy()
+    )
+    with pytest.raises(TypeError, match="seed must be an int >= 0 or None"):
+        venv.seed(seed)
+    env = PerturbObservation(gym.make("CartPole-v1"), UniformNoise(0.1), cartpole_policy())
+    with pytest.raises(TypeError, match="seed must be an int >= 0 or None"):
+        env.reset(seed=seed)
+
+
+def test_a_generator_given_as_seed_says_to_pass_the_integer():
+    with pytest.raises(TypeError, match="got a Generator; the wrapper owns its generator"):
+        PerturbObservation(
+            gym.make("CartPole-v1"), UniformNoise(0.1), cartpole_policy(), seed=th.Generator()
+        )
+
+
+def test_an_eps_that_overflows_the_observation_dtype_is_refused():
+    # CartPole's velocities are unbounded float32: 1e39 raw units are not representable.
+    with pytest.raises(ValueError, match=r"eps=1e\+39 is too large.*dtype float32"):
+        PerturbObservation(
+            gym.make("CartPole-v1"), UniformNoise(1e39), cartpole_policy(), space="raw"
+        )
+    with pytest.raises(ValueError, match=r"eps=1e\+39 is too large.*dtype float32"):
+        VecPerturbObservation(
+            DummyVecEnv([lambda: gym.make("CartPole-v1")]), PGD(1e39), cartpole_policy()
+        )
+
+
+def test_a_perturbation_that_overflows_a_huge_observation_is_an_error_not_an_inf():
+    space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+    edge = np.finfo(np.float32).max
+    env = gym.wrappers.TransformObservation(
+        gym.make("CartPole-v1"), lambda o: np.full(4, edge, np.float32), space
+    )
+    env = PerturbObservation(env, UniformNoise(1e37), cartpole_policy(), space="raw", seed=0)
+    with pytest.raises(ValueError, match=r"perturbed observation is not finite \(eps=1e\+37"):
+        env.reset(seed=0)
+
+
+def test_a_dict_key_attack_given_by_name_is_a_clear_type_error():
+    from advrl.attacks.dict_key import PerturbObservationKey
+
+    env = gym.make("CartPole-v1")
+    env = gym.wrappers.TransformObservation(
+        env, lambda o: {"x": o}, gym.spaces.Dict({"x": env.observation_space})
+    )
+    with pytest.raises(TypeError, match=r"make_attack\('uniform', eps\)"):
+        PerturbObservationKey(env, "x", "uniform")
+    with pytest.raises(TypeError, match="seed must be an int >= 0 or None, got 0.5"):
+        PerturbObservationKey(env, "x", UniformNoise(0.1), seed=0.5)
