@@ -12,19 +12,50 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from advrl.attacks.apply import all_finite, check_seed
 
-def check_sigma(sigma: float) -> float:
+NOISE_TAIL = 40.0
+"""Standard normal draws stay below this in size (P(|z| > 40) < 1e-300)."""
+
+
+def check_sigma(sigma: float, dtype: npt.DTypeLike = np.float64) -> float:
+    """Validate a noise std for observations of ``dtype``; returns ``float(sigma)``.
+
+    Raises:
+        TypeError: ``sigma`` is not a real number.
+        ValueError: ``sigma`` is not finite and > 0, or so large that the noise overflows
+            ``dtype`` (``NOISE_TAIL * sigma`` beyond its largest finite value).
+    """
     if isinstance(sigma, bool) or not isinstance(sigma, int | float):
         raise TypeError(f"sigma must be a real number, got {sigma!r}")
     if not math.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+    dtype = np.dtype(dtype)
+    largest = float(np.finfo(dtype).max) if np.issubdtype(dtype, np.floating) else math.inf
+    if not NOISE_TAIL * sigma < largest:
+        raise ValueError(
+            f"sigma={sigma!r} is too large: {NOISE_TAIL:g} sigma overflows the observation "
+            f"dtype {dtype.name} (largest finite value {largest:.3g})"
+        )
     return float(sigma)
 
 
-def _noise_seed(seed: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence([seed, 0x5E0071])
+def _noise_rng(seed: int | None) -> np.random.Generator:
+    seed = check_seed(seed)
+    return np.random.default_rng(None if seed is None else np.random.SeedSequence([seed, 0x5E0071]))
+
+
+def _noised(obs: np.ndarray, noise: np.ndarray, sigma: float, dtype: np.dtype) -> np.ndarray:
+    out = (obs + sigma * noise).astype(dtype)
+    if not all_finite(out):  # a huge observation plus noise can still overflow
+        raise ValueError(
+            f"the smoothed observation is not finite (sigma={sigma!r}, dtype {dtype.name}); "
+            "use a smaller sigma"
+        )
+    return out
 
 
 def _check_box(space: gym.Space) -> gym.spaces.Box:
@@ -58,14 +89,14 @@ class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
         gym.utils.RecordConstructorArgs.__init__(self, sigma=sigma, seed=seed)
         gym.ObservationWrapper.__init__(self, env)
         box = _check_box(env.observation_space)
-        self.sigma = check_sigma(sigma)
+        self.sigma = check_sigma(sigma, box.dtype)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, box.shape, box.dtype)
-        self.noise_rng = np.random.default_rng(None if seed is None else _noise_seed(seed))
+        self.noise_rng = _noise_rng(seed)
         self._last_clean: np.ndarray | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            self.noise_rng = np.random.default_rng(_noise_seed(seed))
+            self.noise_rng = _noise_rng(seed)
         obs, info = super().reset(seed=seed, options=options)
         info["obs_clean"] = self._last_clean
         return obs, info
@@ -78,40 +109,79 @@ class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
     def observation(self, observation: np.ndarray) -> np.ndarray:
         self._last_clean = observation
         noise = self.noise_rng.standard_normal(observation.shape)
-        return (observation + self.sigma * noise).astype(self.observation_space.dtype)
+        return _noised(observation, noise, self.sigma, self.observation_space.dtype)
 
 
 class VecSmoothObservation(VecEnvWrapper):
     """VecEnv version of :class:`SmoothObservation`: one noise draw for all envs per step.
 
+    With the same seed and one env it produces exactly what :class:`SmoothObservation`
+    does, across episode ends too: the gym twin noises an episode's last observation, then
+    the next episode's first, and so does this wrapper (the ended envs' last observations in
+    one extra draw, before the step's).
+
+    Info keys, per env: ``obs_clean`` is the clean version of the observation returned for
+    that env (after an auto-reset, the next episode's first one). Where an episode ended,
+    ``terminal_observation`` is *noised* like every observation the agent sees (SB3's
+    truncation bootstrap values it) and ``terminal_obs_clean`` holds the clean one.
+    ``reset_infos[i]`` (SB3's reset infos) gets ``obs_clean`` of env ``i``'s latest reset, as
+    the gym twin's reset info does.
+
+    Args:
+        venv: a VecEnv with Box observations.
+        sigma: noise std, > 0, in the env's raw observation units.
+        seed: seed of the noise generator; ``seed(s)`` reseeds it from ``s``.
+
     Example:
         >>> import gymnasium as gym
         >>> from stable_baselines3.common.vec_env import DummyVecEnv
-        >>> venv = VecSmoothObservation(DummyVecEnv([lambda: gym.make("CartPole-v1")] * 2), 0.1)
-        >>> venv.reset().shape
-        (2, 4)
+        >>> venv = DummyVecEnv([lambda: gym.make("CartPole-v1", max_episode_steps=1)] * 2)
+        >>> venv = VecSmoothObservation(venv, 0.1, seed=0)
+        >>> venv.reset().shape, sorted(venv.reset_infos[0])
+        ((2, 4), ['obs_clean'])
+        >>> _, _, dones, infos = venv.step(np.zeros(2, dtype=int))
+        >>> final, clean = infos[0]["terminal_observation"], infos[0]["terminal_obs_clean"]
+        >>> bool(dones.all()), bool(abs(final - clean).max() > 0)
+        (True, True)
     """
 
     def __init__(self, venv: VecEnv, sigma: float, seed: int | None = None) -> None:
         box = _check_box(venv.observation_space)
+        self.sigma = check_sigma(sigma, box.dtype)
+        self.noise_rng = _noise_rng(seed)
         super().__init__(venv, gym.spaces.Box(-np.inf, np.inf, box.shape, box.dtype))
-        self.sigma = check_sigma(sigma)
-        self.noise_rng = np.random.default_rng(None if seed is None else _noise_seed(seed))
 
     def seed(self, seed: int | None = None):
         if seed is not None:
-            self.noise_rng = np.random.default_rng(_noise_seed(seed))
+            self.noise_rng = _noise_rng(seed)
         return self.venv.seed(seed)
 
     def _smooth(self, obs: np.ndarray) -> np.ndarray:
         noise = self.noise_rng.standard_normal(obs.shape)
-        return (obs + self.sigma * noise).astype(self.observation_space.dtype)
+        return _noised(obs, noise, self.sigma, self.observation_space.dtype)
+
+    def _reset_info(self, i: int, clean: np.ndarray) -> dict[str, Any]:
+        # A new dict: the inner VecEnv's reset info stays as it was.
+        inner = getattr(self.venv, "reset_infos", None)
+        base = inner[i] if inner is not None and i < len(inner) else {}
+        return {**base, "obs_clean": clean[i]}
 
     def reset(self) -> np.ndarray:
-        return self._smooth(self.venv.reset())
+        obs = self.venv.reset()
+        self.reset_infos = [self._reset_info(i, obs) for i in range(self.num_envs)]
+        return self._smooth(obs)
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
+        done = np.flatnonzero(dones).tolist()
+        ended = [i for i in done if "terminal_observation" in infos[i]]
+        if ended:  # before the step's draw: the order the gym twin draws in
+            final = self._smooth(np.stack([infos[i]["terminal_observation"] for i in ended]))
+            for j, i in enumerate(ended):
+                infos[i]["terminal_obs_clean"] = infos[i]["terminal_observation"]
+                infos[i]["terminal_observation"] = final[j]
         for i, info in enumerate(infos):
             info["obs_clean"] = obs[i]
+        for i in done:
+            self.reset_infos[i] = self._reset_info(i, obs)
         return self._smooth(obs), rewards, dones, infos
