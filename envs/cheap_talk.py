@@ -322,17 +322,38 @@ class AddCheapTalk(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         return self._talk(obs, info), reward, terminated, truncated, info
 
 
+def _row(obs: Any, i: int) -> Any:
+    """Env ``i``'s entry of a batched Box or Dict observation."""
+    return {k: v[i] for k, v in obs.items()} if isinstance(obs, dict) else obs[i]
+
+
+def _stack(rows: list[Any]) -> Any:
+    """The batch of single Box or Dict observations."""
+    if isinstance(rows[0], dict):
+        return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
+    return np.stack([np.asarray(r) for r in rows])
+
+
 class VecAddCheapTalk(VecEnvWrapper):
     """:class:`AddCheapTalk` for an SB3 VecEnv: one batched source call for all envs.
 
-    Each env's ``info["obs_clean"]`` holds its clean observation; an ended episode's
-    ``info["terminal_observation"]`` gets a message from that final observation too.
+    Info keys, per env: ``obs_clean`` and ``message`` belong to the observation returned for
+    that env (after an auto-reset, the next episode's first one). Where an episode ended,
+    ``terminal_observation`` carries a message from that final observation (as the victim
+    would have seen it), ``terminal_obs_clean`` is the final observation without it and
+    ``terminal_message`` the message. ``reset_infos[i]`` (SB3's reset infos) gets
+    ``obs_clean`` and ``message`` of env ``i``'s latest reset, as :class:`AddCheapTalk`'s
+    reset info does. The ended envs' final observations are messaged in one extra source
+    call before the step's, the order :class:`AddCheapTalk` uses, so with one env and the same
+    seed a random source gives the same messages.
 
     Example:
         >>> from stable_baselines3.common.env_util import make_vec_env
         >>> venv = VecAddCheapTalk(make_vec_env("CartPole-v1", n_envs=3), "random")
-        >>> venv.reset().shape
-        (3, 6)
+        >>> venv.reset().shape, sorted(venv.reset_infos[0])
+        ((3, 6), ['message', 'obs_clean'])
+        >>> venv.step(np.zeros(3, dtype=int))[3][0]["message"].shape
+        (2,)
     """
 
     def __init__(
@@ -347,31 +368,43 @@ class VecAddCheapTalk(VecEnvWrapper):
         super().__init__(venv, observation_space=self.channel.space)
         self.source = self.channel.source
 
-    def _talk(self, obs: Any) -> Any:
-        return self.channel.attach(obs, self.channel.messages(obs, self.num_envs))
+    def _talk(self, obs: Any, n: int) -> tuple[Any, np.ndarray]:
+        message = self.channel.messages(obs, n)
+        return self.channel.attach(obs, message), message.astype(np.float32)
+
+    def _reset_info(self, i: int, obs: Any, messages: np.ndarray) -> dict[str, Any]:
+        # A new dict: the inner VecEnv's reset info stays as it was.
+        inner = getattr(self.venv, "reset_infos", None)
+        base = inner[i] if inner is not None and i < len(inner) else {}
+        return {**base, "obs_clean": _row(obs, i), "message": messages[i]}
 
     def seed(self, seed: int | None = None) -> Any:
         self.channel.reseed(seed)
         return self.venv.seed(seed)
 
     def reset(self) -> Any:
-        return self._talk(self.venv.reset())
+        obs = self.venv.reset()
+        out, messages = self._talk(obs, self.num_envs)
+        self.reset_infos = [self._reset_info(i, obs, messages) for i in range(self.num_envs)]
+        return out
+
+    def _talk_terminal(self, infos: Any, ended: list[int]) -> None:
+        finals = [infos[i]["terminal_observation"] for i in ended]
+        out, messages = self._talk(_stack(finals), len(ended))
+        for j, i in enumerate(ended):
+            infos[i]["terminal_obs_clean"] = finals[j]
+            infos[i]["terminal_observation"] = _row(out, j)
+            infos[i]["terminal_message"] = messages[j]
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
+        done = np.flatnonzero(dones).tolist()
+        ended = [i for i in done if "terminal_observation" in infos[i]]
+        if ended:  # before the step's call: the order AddCheapTalk draws in
+            self._talk_terminal(infos, ended)
+        out, messages = self._talk(obs, self.num_envs)
         for i, info in enumerate(infos):
-            info["obs_clean"] = (
-                {k: v[i] for k, v in obs.items()} if isinstance(obs, dict) else obs[i]
-            )
-            if "terminal_observation" in info:
-                final = info["terminal_observation"]
-                batched = (
-                    {k: np.asarray(v)[None] for k, v in final.items()}
-                    if isinstance(final, dict)
-                    else np.asarray(final)[None]
-                )
-                out = self.channel.attach(batched, self.channel.messages(batched, 1))
-                info["terminal_observation"] = (
-                    {k: v[0] for k, v in out.items()} if isinstance(out, dict) else out[0]
-                )
-        return self._talk(obs), rewards, dones, infos
+            info["obs_clean"], info["message"] = _row(obs, i), messages[i]
+        for i in done:
+            self.reset_infos[i] = self._reset_info(i, obs, messages)
+        return out, rewards, dones, infos

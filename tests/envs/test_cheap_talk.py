@@ -191,3 +191,79 @@ def test_spec_records_the_channel_and_rebuilds_it():
     assert wrapper.name == "AddCheapTalk" and wrapper.kwargs["dims"] == 3
     rebuilt = gym.make(env.spec)
     assert rebuilt.observation_space.shape == (7,) and rebuilt.observation_space.high[-1] == 1.5
+
+
+EPISODE = 10
+
+
+def short_cartpole():
+    return gym.make("CartPole-v1", max_episode_steps=EPISODE)
+
+
+def as_dict_obs(env):
+    return gym.wrappers.TransformObservation(
+        env, lambda o: {"state": o}, gym.spaces.Dict({"state": env.observation_space})
+    )
+
+
+def talk_actions(n):
+    return [(t // 3) % 2 for t in range(n)]
+
+
+def test_one_env_vec_random_messages_equal_the_single_env_ones_across_episodes():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    n_steps = 4 * EPISODE + 3
+    single = AddCheapTalk(short_cartpole(), RandomMessage(2))
+    obs, info = single.reset(seed=3)
+    twin = [(obs, info["obs_clean"], info["message"])]
+    for action in talk_actions(n_steps):
+        obs, _, terminated, truncated, info = single.step(action)
+        twin.append((obs, info["obs_clean"], info["message"]))
+        if terminated or truncated:
+            obs, info = single.reset()
+            twin.append((obs, info["obs_clean"], info["message"]))
+
+    venv = VecAddCheapTalk(DummyVecEnv([short_cartpole]), RandomMessage(2))
+    venv.seed(3)
+    obs = venv.reset()
+    reset_info = venv.reset_infos[0]
+    vec = [(obs[0], reset_info["obs_clean"], reset_info["message"])]
+    for action in talk_actions(n_steps):
+        obs, _, dones, infos = venv.step(np.array([action]))
+        info = infos[0]
+        if dones[0]:
+            final = info["terminal_observation"]
+            vec.append((final, info["terminal_obs_clean"], info["terminal_message"]))
+            reset_info = venv.reset_infos[0]
+            vec.append((obs[0], reset_info["obs_clean"], reset_info["message"]))
+        else:
+            vec.append((obs[0], info["obs_clean"], info["message"]))
+    assert len(vec) == len(twin) >= n_steps + 4  # several episode ends
+    for t, (got, want) in enumerate(zip(vec, twin, strict=True)):
+        for part, g, w in zip(("obs", "obs_clean", "message"), got, want, strict=True):
+            np.testing.assert_array_equal(g, w, err_msg=f"{part} {t}")
+
+
+def test_vec_infos_and_reset_infos_carry_the_message_and_the_clean_observation():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    venv = VecAddCheapTalk(DummyVecEnv([lambda: as_dict_obs(short_cartpole())] * 2), "random")
+    venv.seed(0)
+    obs = venv.reset()
+    for i, reset_info in enumerate(venv.reset_infos):
+        np.testing.assert_array_equal(reset_info["obs_clean"]["state"], obs["state"][i])
+        np.testing.assert_array_equal(reset_info["message"], obs["message"][i])
+        assert "message" not in reset_info["obs_clean"]
+    for action in talk_actions(EPISODE):
+        obs, _, dones, infos = venv.step(np.full(2, action))
+        for i, info in enumerate(infos):
+            np.testing.assert_array_equal(info["message"], obs["message"][i])
+    assert dones.all()
+    for i, (info, reset_info) in enumerate(zip(infos, venv.reset_infos, strict=True)):
+        final, clean = info["terminal_observation"], info["terminal_obs_clean"]
+        assert set(final) == {"state", "message"} and set(clean) == {"state"}
+        np.testing.assert_array_equal(final["state"], clean["state"])
+        np.testing.assert_array_equal(final["message"], info["terminal_message"])
+        np.testing.assert_array_equal(reset_info["obs_clean"]["state"], obs["state"][i])
+        np.testing.assert_array_equal(reset_info["message"], obs["message"][i])
