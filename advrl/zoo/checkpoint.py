@@ -1,36 +1,63 @@
-"""Weights-only checkpoints for small SB3 policies.
+"""Weights-only checkpoints for small SB3 policies, loaded as untrusted input.
 
 A zoo checkpoint is one ``.safetensors`` file: the policy's tensors, the observation
-normaliser's running statistics, and a JSON header that says how to rebuild the model
-(algorithm, env id, policy kwargs). Nothing is unpickled on load, so a checkpoint can be
-read safely whatever its origin; only the tensors the header names are used.
+normaliser's running statistics, and a JSON header (``metadata["advrl"]``) that says how to
+rebuild the model. Nothing is unpickled on load and nothing in the file is trusted: the file
+and safetensors' 8-byte header length are bounded before anything is parsed, the header must
+follow the schema of :mod:`advrl.zoo.schema` (registered env ids only, bounded sizes, finite
+statistics), and :func:`advrl.zoo.build_model` checks every tensor shape against the declared
+architecture before it allocates a model.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
-_ACTIVATIONS: dict[str, type[th.nn.Module]] = {
-    "tanh": th.nn.Tanh,
-    "relu": th.nn.ReLU,
-    "elu": th.nn.ELU,
-    "leaky_relu": th.nn.LeakyReLU,
-}
+from advrl.zoo.schema import (
+    ACTIVATIONS,
+    ALGORITHMS,
+    CheckpointError,
+    check_env_id,
+    check_tensor_table,
+    policy_kwargs_from_json,
+    policy_kwargs_to_json,
+    strict_json,
+    validate_header,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "ALGORITHMS",
+    "Checkpoint",
+    "CheckpointError",
+    "ObsStats",
+    "atomic_write_bytes",
+    "check_env_id",
+    "load_checkpoint",
+    "policy_kwargs_from_json",
+    "policy_kwargs_to_json",
+    "read_card",
+    "save_checkpoint",
+]
+
+MAX_FILE_BYTES = 64 * 2**20  # the shipped checkpoints are < 200 kB
+MAX_HEADER_BYTES = 2**20  # safetensors' JSON header (tensor table + metadata); shipped: 1.6 kB
+MAX_CARD_BYTES = 2**20
+
 _HEADER_KEY = "advrl"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable, or does not describe a model advrl can build."""
+_METADATA_KEYS = (_HEADER_KEY, "format")  # "format" is what other safetensors writers add
 
 
 @dataclass(frozen=True)
@@ -38,12 +65,29 @@ class ObsStats:
     """Frozen observation-normalisation statistics (SB3 ``VecNormalize`` semantics).
 
     ``normalize(x) = clip((x - mean) / sqrt(var + epsilon), -clip_obs, clip_obs)``.
+
+    Raises:
+        ValueError: mean and var differ in shape, are not finite, a variance is negative,
+            ``clip_obs <= 0`` or ``epsilon`` is not a finite number > 0.
     """
 
     mean: np.ndarray
     var: np.ndarray
     clip_obs: float = 10.0
     epsilon: float = 1e-8
+
+    def __post_init__(self) -> None:
+        mean, var = np.asarray(self.mean), np.asarray(self.var)
+        if mean.shape != var.shape:
+            raise ValueError(f"ObsStats mean {mean.shape} and var {var.shape} differ in shape")
+        if not np.isfinite(mean).all():
+            raise ValueError("ObsStats.mean must be finite")
+        if not (np.isfinite(var).all() and (var >= 0).all()):
+            raise ValueError("ObsStats.var must be finite and >= 0")
+        if not self.clip_obs > 0:  # inf is VecNormalize's "no clipping"
+            raise ValueError(f"ObsStats.clip_obs must be > 0, got {self.clip_obs!r}")
+        if not (math.isfinite(self.epsilon) and self.epsilon > 0):
+            raise ValueError(f"ObsStats.epsilon must be a finite number > 0, got {self.epsilon!r}")
 
 
 @dataclass(frozen=True)
@@ -56,22 +100,6 @@ class Checkpoint:
     state_dict: dict[str, th.Tensor]
     obs_stats: ObsStats | None
     env_kwargs: dict[str, Any]
-
-
-def policy_kwargs_to_json(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Replace activation classes by their names so the kwargs fit in a JSON header."""
-    out = dict(policy_kwargs)
-    if "activation_fn" in out:
-        names = {cls: name for name, cls in _ACTIVATIONS.items()}
-        out["activation_fn"] = names[out["activation_fn"]]
-    return out
-
-
-def policy_kwargs_from_json(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
-    out = dict(policy_kwargs)
-    if "activation_fn" in out:
-        out["activation_fn"] = _ACTIVATIONS[out["activation_fn"]]
-    return out
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -109,10 +137,12 @@ def save_checkpoint(
         "policy_kwargs": policy_kwargs_to_json(policy_kwargs),
     }
     if obs_stats is not None:
+        if not math.isfinite(obs_stats.clip_obs):
+            raise ValueError(f"clip_obs must be finite to be saved, got {obs_stats.clip_obs!r}")
         tensors["obs_rms.mean"] = th.as_tensor(obs_stats.mean, dtype=th.float64)
         tensors["obs_rms.var"] = th.as_tensor(obs_stats.var, dtype=th.float64)
-        header["clip_obs"] = obs_stats.clip_obs
-        header["epsilon"] = obs_stats.epsilon
+        header["clip_obs"] = float(obs_stats.clip_obs)
+        header["epsilon"] = float(obs_stats.epsilon)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -120,51 +150,110 @@ def save_checkpoint(
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint`.
+def load_checkpoint(path: str | Path, allowed_env_ids: Collection[str] | None = None) -> Checkpoint:
+    """Read and validate a checkpoint written by :func:`save_checkpoint` (see module docs).
+
+    Args:
+        path: the ``.safetensors`` file, of any origin.
+        allowed_env_ids: env ids to accept instead of every registered one.
 
     Raises:
-        CheckpointError: the file is missing, not a safetensors file, or lacks the header.
+        CheckpointError: the file is missing, corrupt, too large, or a header field or tensor
+            is not allowed (the message names it).
     """
     path = Path(path)
+    where = f"checkpoint {str(path)!r}"
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+        raise CheckpointError(f"{where} does not exist")
+    _check_sizes(path, where)
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
+            header = _parse_header(f.metadata() or {}, where)
+            slices = {k: f.get_slice(k) for k in f.keys()}  # noqa: SIM118  # not a dict
+            table = {k: (tuple(s.get_shape()), s.get_dtype()) for k, s in slices.items()}
+            try:
+                fields = validate_header(header, allowed_env_ids)
+                check_tensor_table(table, header)  # before any tensor data is read
+                tensors = {k: f.get_tensor(k) for k in table}
+                obs_stats = _obs_stats(tensors, header)
+            except CheckpointError as err:
+                raise CheckpointError(f"{where}: {err}") from None
+    except CheckpointError:
+        raise
     except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{where} is corrupt or not a safetensors file: {err}") from err
+    state = {k.removeprefix("policy."): v for k, v in tensors.items() if k.startswith("policy.")}
+    return Checkpoint(state_dict=state, obs_stats=obs_stats, **fields)
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """The JSON card beside a checkpoint (``{}`` when there is none), size-bounded."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    size = path.stat().st_size
+    if size > MAX_CARD_BYTES:
+        raise CheckpointError(f"card {str(path)!r} has {size} bytes; at most {MAX_CARD_BYTES}")
+    try:
+        card = strict_json(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise CheckpointError(f"card {str(path)!r} is not valid JSON: {err}") from err
+    if not isinstance(card, dict):
+        kind = type(card).__name__
+        raise CheckpointError(f"card {str(path)!r} must be a JSON object, got {kind}")
+    return card
+
+
+def _check_sizes(path: Path, where: str) -> None:
+    """Bound the file and safetensors' 8-byte header length before anything parses them."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CheckpointError(f"{where} has {size} bytes; at most {MAX_FILE_BYTES} are accepted")
+    with path.open("rb") as f:
+        prefix = f.read(8)
+    if len(prefix) < 8:
+        raise CheckpointError(f"{where} is corrupt or not a safetensors file: {size} bytes")
+    n = int.from_bytes(prefix, "little")
+    if n > min(MAX_HEADER_BYTES, size - 8):
         raise CheckpointError(
-            f"checkpoint {str(path)!r} is corrupt or not a safetensors file: {err}"
-        ) from err
+            f"{where} is corrupt or not a safetensors file: it declares a header of {n} bytes; "
+            f"at most {MAX_HEADER_BYTES} are accepted and the file holds {size - 8}"
+        )
+
+
+def _parse_header(metadata: dict[str, str], where: str) -> Any:
+    for key in metadata:
+        if key not in _METADATA_KEYS:
+            raise CheckpointError(
+                f"{where}: unknown metadata key {key!r}; allowed: {list(_METADATA_KEYS)}"
+            )
     if _HEADER_KEY not in metadata:
         raise CheckpointError(
-            f"checkpoint {str(path)!r} has no {_HEADER_KEY!r} header; "
+            f"{where} has no {_HEADER_KEY!r} header; "
             "it was not written by advrl.zoo.save_checkpoint"
         )
     try:
-        header = json.loads(metadata[_HEADER_KEY])
-        policy_kwargs = policy_kwargs_from_json(header["policy_kwargs"])
-        obs_stats = None
-        if "obs_rms.mean" in tensors:
-            obs_stats = ObsStats(
-                mean=tensors["obs_rms.mean"].numpy(),
-                var=tensors["obs_rms.var"].numpy(),
-                clip_obs=float(header["clip_obs"]),
-                epsilon=float(header["epsilon"]),
-            )
-        state = {
-            k.removeprefix("policy."): v for k, v in tensors.items() if k.startswith("policy.")
-        }
-        return Checkpoint(
-            algo=header["algo"],
-            env_id=header["env_id"],
-            policy_kwargs=policy_kwargs,
-            state_dict=state,
-            obs_stats=obs_stats,
-            env_kwargs=header.get("env_kwargs", {}),
-        )
-    except (KeyError, json.JSONDecodeError, TypeError) as err:
-        raise CheckpointError(f"checkpoint {str(path)!r} has a malformed header: {err!r}") from err
+        return strict_json(metadata[_HEADER_KEY])
+    except CheckpointError as err:
+        raise CheckpointError(f"{where}: {err}") from None
+    except json.JSONDecodeError as err:
+        raise CheckpointError(
+            f"{where}: the {_HEADER_KEY!r} header is not valid JSON: {err}"
+        ) from None
+
+
+def _obs_stats(tensors: dict[str, th.Tensor], header: dict[str, Any]) -> ObsStats | None:
+    for name, tensor in tensors.items():
+        if not th.isfinite(tensor).all():
+            raise CheckpointError(f"tensor {name!r} holds non-finite values")
+    if "obs_rms.mean" not in tensors:
+        return None
+    var = tensors["obs_rms.var"]
+    if (var < 0).any():
+        raise CheckpointError(f"tensor 'obs_rms.var' holds negative variances (min {var.min()})")
+    return ObsStats(
+        mean=tensors["obs_rms.mean"].numpy(),
+        var=var.numpy(),
+        clip_obs=float(header["clip_obs"]),
+        epsilon=float(header["epsilon"]),
+    )
