@@ -3,8 +3,10 @@
 - :class:`MessageClassifier`: p(helpful | message) from annotator labels;
   ``r_int = 1[p > threshold]``. Generalises to messages the annotator has not seen yet.
 - :class:`BradleyTerryRanker`: a score s(m) fit to preference pairs with the Bradley-Terry
-  likelihood P(a preferred to b) = sigmoid(s(a) - s(b)); scores are min-max normalised over
-  the training messages and thresholded, ``r_int = 1[s_norm > threshold]``.
+  likelihood P(a preferred to b) = sigmoid(s(a) - s(b)); scores are z-scored over the
+  training messages and thresholded keeping their value, ``r_int = 1[z > threshold] * z``
+  (the reference's ranking reward, facebookresearch/oni ``learner.py``, threshold
+  ``--eps_threshold_quantile`` = -0.5), or min-max normalised with a binary reward.
 
 The retrieval model (a hash table filled asynchronously) is
 :class:`advrl.envs.nethack.service.AnnotationService`. All three are ``r_int(message) ->
@@ -18,6 +20,7 @@ annotator has never seen.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,21 +65,24 @@ class ByteEncoder(nn.Module):
         return hidden.masked_fill(~mask, 0.0).amax(dim=2)  # ReLU >= 0, so 0 is neutral
 
 
-def _check_threshold(threshold: float) -> float:
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
+def _check_threshold(threshold: float, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a number, got {threshold!r}")
+    if not low <= threshold <= high:
+        raise ValueError(f"threshold must be in [{low:g}, {high:g}], got {threshold!r}")
     return float(threshold)
 
 
 class _MessageScorer(nn.Module, abc.ABC):
     """Encoder + linear head, with a per-message cache of the thresholded reward.
 
-    Subclasses say how raw scores become the thresholded quantity (:meth:`normalized`).
+    Subclasses say how raw scores become the thresholded quantity (:meth:`normalized`) and,
+    if not ``1[value > threshold]``, the reward it gives (:meth:`reward_of`).
     """
 
     def __init__(self, threshold: float, hidden: int, device: th.device | str) -> None:
         super().__init__()
-        self.threshold = _check_threshold(threshold)
+        self.threshold = threshold  # validated by the subclass: its range depends on it
         self.encoder = ByteEncoder(hidden)
         self.head = nn.Linear(hidden, 1)
         self.device = th.device(device)
@@ -89,12 +95,16 @@ class _MessageScorer(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def normalized(self, messages: Sequence[str]) -> np.ndarray:
-        """Scores in [0, 1] compared with ``threshold``, shape (batch,)."""
+        """Scores compared with ``threshold``, shape (batch,)."""
+
+    def reward_of(self, values: np.ndarray) -> np.ndarray:
+        """``r_int`` from normalised scores: ``1[value > threshold]``, shape (batch,)."""
+        return (values > self.threshold).astype(np.float64)
 
     def __call__(self, message: str) -> float:  # type: ignore[override]  # r_int, not forward
         cached = self._cache.get(message)
         if cached is None:
-            cached = float(self.normalized([message])[0] > self.threshold)
+            cached = float(self.reward_of(self.normalized([message]))[0])
             self._cache[message] = cached
         return cached
 
@@ -131,7 +141,7 @@ class MessageClassifier(_MessageScorer):
     def __init__(
         self, threshold: float = 0.5, hidden: int = 64, device: th.device | str = "cpu"
     ) -> None:
-        super().__init__(threshold, hidden, device)
+        super().__init__(_check_threshold(threshold), hidden, device)
 
     def fit(
         self,
@@ -165,27 +175,68 @@ class MessageClassifier(_MessageScorer):
     proba = normalized
 
 
+NORMALIZATIONS = ("zscore", "minmax")
+REFERENCE_Z_THRESHOLD = -0.5
+"""The reference's default ``--eps_threshold_quantile`` (a threshold on z-scores)."""
+
+
 class BradleyTerryRanker(_MessageScorer):
-    """A message score fit to preferences; as a reward, ``1[normalised score > threshold]``.
+    """A message score fit to preferences, normalised over the training messages.
+
+    As a reward (the reference's convention by default):
+
+    - ``normalization="zscore"``: ``z = (s - mean) / std`` and ``r_int = 1[z > threshold] * z``
+      (threshold any finite number; default -0.5 as in the reference, so mildly negative
+      z-scores are kept as small penalties and lower ones are cut to 0);
+    - ``normalization="minmax"``: ``s_norm`` in [0, 1] by the training range and
+      ``r_int = 1[s_norm > threshold]`` (threshold in [0, 1]; default 0.5).
+
+    The reference z-scores with running moments of the rewards seen in training; here the
+    moments are those of the scores over the unique messages of the fitted pairs (fixed after
+    :meth:`fit`, so a message's reward never drifts during a run).
 
     Args:
-        threshold: normalised score (in [0, 1]) above which a message earns reward 1.
+        threshold: see above; ``None`` takes the normalisation's default.
+        normalization: ``"zscore"`` (default) or ``"minmax"``.
         hidden: width of the byte encoder.
         device: torch device.
 
     Example:
-        >>> ranker = BradleyTerryRanker()
+        >>> ranker = BradleyTerryRanker(normalization="minmax")
         >>> loss = ranker.fit([("You find a gem.", "You stop."), ("You find a gem.", "Ouch!")])
         >>> ranker("You find a gem."), ranker("You stop.")
         (1.0, 0.0)
+        >>> z = BradleyTerryRanker()  # z-scored: the preferred message keeps its z-score
+        >>> loss = z.fit([("You find a gem.", "You stop."), ("You find a gem.", "Ouch!")])
+        >>> z("You find a gem.") > 1.0, z("You stop.") <= 0.0
+        (True, True)
     """
 
     def __init__(
-        self, threshold: float = 0.5, hidden: int = 64, device: th.device | str = "cpu"
+        self,
+        threshold: float | None = None,
+        normalization: str = "zscore",
+        hidden: int = 64,
+        device: th.device | str = "cpu",
     ) -> None:
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"unknown normalization {normalization!r}; allowed: {list(NORMALIZATIONS)}"
+            )
+        self.normalization = normalization
+        if normalization == "zscore":
+            threshold = REFERENCE_Z_THRESHOLD if threshold is None else threshold
+            threshold = _check_threshold(threshold, -math.inf, math.inf)
+            if not math.isfinite(threshold):
+                raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        else:
+            threshold = _check_threshold(0.5 if threshold is None else threshold)
         super().__init__(threshold, hidden, device)
+        # minmax: the training range; zscore: mean and std of the training scores.
         self.register_buffer("low", th.zeros((), device=self.device))
         self.register_buffer("high", th.ones((), device=self.device))
+        self.register_buffer("mean", th.zeros((), device=self.device))
+        self.register_buffer("std", th.ones((), device=self.device))
 
     def fit(
         self,
@@ -195,7 +246,7 @@ class BradleyTerryRanker(_MessageScorer):
         seed: int = 0,
     ) -> float:
         """Maximise the Bradley-Terry likelihood of ``(preferred, other)`` pairs; then set
-        the normalisation to the score range over the messages in the pairs."""
+        the normalisation from the scores of the messages in the pairs."""
         if not pairs or any(len(p) != 2 for p in pairs):
             raise ValueError(f"pairs must be (preferred, other) tuples, got {list(pairs)[:3]!r}")
         unique = sorted({m for pair in pairs for m in pair})
@@ -213,13 +264,24 @@ class BradleyTerryRanker(_MessageScorer):
             scores = self.logits(unique)
             self.low.copy_(scores.min())
             self.high.copy_(th.maximum(scores.max(), scores.min() + 1e-6))
+            self.mean.copy_(scores.mean())
+            self.std.copy_(scores.std(correction=0).clamp(min=1e-6))
         return final
 
     @th.no_grad()
     def normalized(self, messages: Sequence[str]) -> np.ndarray:
-        """Scores mapped to [0, 1] by the training range, clipped; shape (batch,)."""
-        z = (self.logits(messages) - self.low) / (self.high - self.low)
-        return z.clamp(0.0, 1.0).cpu().numpy()
+        """z-scores (``zscore``) or scores mapped to [0, 1] by the training range, clipped
+        (``minmax``); shape (batch,)."""
+        scores = self.logits(messages)
+        if self.normalization == "zscore":
+            return ((scores - self.mean) / self.std).cpu().numpy()
+        return ((scores - self.low) / (self.high - self.low)).clamp(0.0, 1.0).cpu().numpy()
+
+    def reward_of(self, values: np.ndarray) -> np.ndarray:
+        """``1[z > threshold] * z`` (zscore, the reference's) or ``1[s > threshold]``."""
+        if self.normalization == "zscore":
+            return np.where(values > self.threshold, values, 0.0).astype(np.float64)
+        return super().reward_of(values)
 
 
 def preference_pairs(

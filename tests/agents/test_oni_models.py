@@ -71,7 +71,7 @@ def test_classifier_generalises_to_unseen_monsters():
 def test_bradley_terry_ranker_orders_and_thresholds_unseen_messages():
     pairs = preference_pairs(*TRAIN, np.random.default_rng(0), n_pairs=200)
     assert all(TRAIN[1][TRAIN[0].index(w)] > TRAIN[1][TRAIN[0].index(lo)] for w, lo in pairs)
-    ranker = BradleyTerryRanker(threshold=0.5)
+    ranker = BradleyTerryRanker(threshold=0.5, normalization="minmax")
     loss = ranker.fit(pairs, epochs=80)
     assert loss < 0.2 < np.log(2)  # log 2 = the likelihood of equal scores
     train_scores = ranker.normalized(sorted({m for p in pairs for m in p}))
@@ -87,6 +87,36 @@ def test_bradley_terry_ranker_orders_and_thresholds_unseen_messages():
         preference_pairs(["a", "b"], [1.0, 1.0], np.random.default_rng(0), 3)
     with pytest.raises(ValueError, match="pairs must be"):
         ranker.fit([("a", "b", "c")])
+
+
+def test_ranking_reward_is_the_references_thresholded_z_score():
+    # facebookresearch/oni learner.py: z = (r - mean) / std; r_int = (z > thr) * z, thr -0.5.
+    pairs = preference_pairs(*TRAIN, np.random.default_rng(0), n_pairs=200)
+    ranker = BradleyTerryRanker()
+    assert ranker.normalization == "zscore" and ranker.threshold == -0.5
+    ranker.fit(pairs, epochs=80)
+    train = sorted({m for p in pairs for m in p})
+    z_train = ranker.normalized(train)
+    assert z_train.mean() == pytest.approx(0.0, abs=1e-5)
+    assert z_train.std() == pytest.approx(1.0, abs=1e-5)
+    messages, labels = HELD_OUT
+    with th.no_grad():
+        raw = ranker.logits(messages).numpy()
+    z = (raw - float(ranker.mean)) / float(ranker.std)
+    expected = np.where(z > -0.5, z, 0.0)
+    np.testing.assert_allclose([ranker(m) for m in messages], expected, rtol=1e-5, atol=1e-6)
+    # Not binary: helpful messages earn their z-score, and some kept values are negative.
+    rewards = np.array([ranker(m) for m in train])
+    assert rewards.max() > 1.0
+    assert ((rewards < 0) == ((z_train > -0.5) & (z_train < 0))).all()
+    with pytest.raises(ValueError, match="unknown normalization 'rank'"):
+        BradleyTerryRanker(normalization="rank")
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        BradleyTerryRanker(threshold=float("inf"))
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\], got -0.5"):
+        BradleyTerryRanker(threshold=-0.5, normalization="minmax")
+    with pytest.raises(TypeError, match="threshold must be a number, got '0.5'"):
+        BradleyTerryRanker(threshold="0.5")
 
 
 @pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
