@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from toy_cells import ToyCell, computations, run_toy
 
 from advrl.bench.backends import run_local
@@ -82,3 +83,17 @@ def test_without_prctl_a_watcher_thread_ends_the_orphaned_worker():
     done = subprocess.run([sys.executable, "-c", WATCH], capture_output=True, text=True)
     assert done.returncode == 1 and "outlived" not in done.stdout
     assert time.perf_counter() - start < 25
+
+
+def test_a_failing_cell_stops_the_pool_at_once(tmp_path):
+    log = str(tmp_path / "log")
+    cells = [ToyCell("slow", seconds=600, log=log), ToyCell("bad", seconds=1, log=log, fail="boom")]
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="boom"):
+        list(run_local(cells, run_toy, workers=2))
+    assert time.perf_counter() - start < 60
+    slow = next(pid for key, pid in computations(log) if key == cells[0].key)
+    deadline = time.time() + 5
+    while _alive(slow) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(slow)

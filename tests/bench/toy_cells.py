@@ -19,6 +19,8 @@ class ToyCell:
     seconds: float = 0.0
     log: str = ""
     """File each computation appends ``"<key> <pid>"`` to (at its start)."""
+    fail: str = ""
+    """If set, the cell raises ``ValueError(fail)`` after its sleep."""
 
     kind: ClassVar[str] = "toy"
 
@@ -38,6 +40,8 @@ class ToyCell:
             with open(self.log, "a") as f:  # one short append per line: atomic under O_APPEND
                 f.write(f"{self.key} {os.getpid()}\n")
         time.sleep(self.seconds)
+        if self.fail:
+            raise ValueError(self.fail)
         return {"mean_return": float(len(self.name)), "pid": os.getpid()}
 
 
