@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from advrl.attacks.base import Attack
@@ -33,11 +34,20 @@ def make_attack(name: str, eps: float, norm: str = "linf", **kwargs: Any) -> Att
     """Build an attack by name (``advrl.attacks.ATTACKS`` lists them).
 
     Raises:
+        TypeError: a name that is not a string, a setting the attack does not take, or a
+            setting of the wrong type.
         ValueError: unknown name (the message lists the allowed ones) or a bad budget.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be an attack name, got {name!r}; allowed: {sorted(ATTACKS)}")
     if name not in ATTACKS:
         raise ValueError(f"unknown attack {name!r}; allowed: {sorted(ATTACKS)}")
-    return ATTACKS[name](eps, norm, **kwargs)
+    cls = ATTACKS[name]
+    settings = list(inspect.signature(cls).parameters)[2:]  # after eps and norm
+    for key in kwargs:
+        if key not in settings:
+            raise TypeError(f"{name!r} takes no argument {key!r}; allowed: {settings}")
+    return cls(eps, norm, **kwargs)
 
 
 __all__ = [

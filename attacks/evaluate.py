@@ -14,8 +14,10 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
+from advrl.attacks.apply import check_space
+from advrl.attacks.base import check_attack, check_int
 from advrl.attacks.wrappers import VecPerturbObservation
-from advrl.policies import from_sb3
+from advrl.policies import check_policy, from_sb3
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 from advrl.zoo import ObsStats, ZooPolicy, frozen_vec_normalize
 
@@ -52,6 +54,19 @@ def _raw_vec_env(env: str | Callable[[], gym.Env] | VecEnv, n_envs: int, env_kwa
     raise TypeError(f"env must be an env id, an env factory or a VecEnv, got {type(env).__name__}")
 
 
+def _check_model(model: object) -> None:
+    if isinstance(model, BaseAlgorithm | ZooPolicy):
+        return
+    if isinstance(model, str):
+        raise TypeError(
+            f"model must be a stable-baselines3 model or a ZooPolicy, got the string {model!r}; "
+            f"load it with advrl.zoo.load({model!r})"
+        )
+    raise TypeError(
+        f"model must be a stable-baselines3 model or a ZooPolicy, got {type(model).__name__}"
+    )
+
+
 def evaluate_under_attack(
     model: BaseAlgorithm | ZooPolicy,
     env: str | Callable[[], gym.Env] | VecEnv | None,
@@ -82,6 +97,11 @@ def evaluate_under_attack(
         n_envs: parallel envs (one batched attack call per step for all of them).
         seed: seeds env ``i`` with ``seed + i`` and the attack generator from ``seed``.
 
+    Raises:
+        TypeError: a model, attack or policy of the wrong kind (an attack name or a zoo name
+            says what to call), or a non-integer count or seed.
+        ValueError: a count below 1, a negative seed, an unknown env id or attack space.
+
     Example:
         >>> import advrl.zoo
         >>> from advrl.attacks import evaluate_under_attack, make_attack
@@ -90,8 +110,18 @@ def evaluate_under_attack(
         >>> len(result.returns)
         2
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+    # Every argument is checked before any env is built.
+    _check_model(model)
+    n_episodes = check_int(n_episodes, "n_episodes", minimum=1)
+    n_envs = check_int(n_envs, "n_envs", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    if attack is not None:
+        check_attack(attack)
+    if policy is not None:
+        check_policy(policy)
+    check_space(space)
+    if env_kwargs is not None and not isinstance(env_kwargs, dict):
+        raise TypeError(f"env_kwargs must be a dict or None, got {env_kwargs!r}")
     if isinstance(model, ZooPolicy):
         env = env if env is not None else model.env_id
         env_kwargs = env_kwargs if env_kwargs is not None else model.env_kwargs

@@ -8,14 +8,19 @@ uses Madry et al.'s 2.5 * eps / steps, which lets every coordinate cross the who
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch as th
 
 from advrl.attacks import losses
 from advrl.attacks.balls import project, uniform_in_ball, unit_direction
-from advrl.attacks.base import Attack, check_positive_int
+from advrl.attacks.base import (
+    Attack,
+    check_bool,
+    check_length,
+    check_positive_int,
+    check_real,
+)
 from advrl.types import Norm, TorchPolicy
 
 Loss = Callable[[TorchPolicy, th.Tensor, losses.Reference], th.Tensor]
@@ -65,11 +70,17 @@ class PGD(Attack):
     ) -> None:
         super().__init__(eps, norm)
         self.steps = check_positive_int(steps, "steps")
-        if step_size is not None and (not math.isfinite(step_size) or step_size <= 0):
-            raise ValueError(f"step_size must be a finite number > 0, got {step_size!r}")
-        scale = type(self).default_step_scale
-        self.step_size = step_size if step_size is not None else scale * self.eps / self.steps
-        self.random_start = random_start
+        if step_size is None:
+            # eps / steps first: eps near the float limit must not overflow on the way.
+            step_size = type(self).default_step_scale * (self.eps / self.steps)
+        else:
+            step_size = check_real(step_size, "step_size", "a finite number > 0", lambda s: s > 0)
+        check_length(step_size, "step_size", self.norm, th.float64, 1)
+        self.step_size = step_size
+        self.random_start = check_bool(random_start, "random_start")
+
+    def lengths(self) -> dict[str, float]:
+        return {"eps": self.eps, "step_size": self.step_size}
 
     def __repr__(self) -> str:
         return (
@@ -118,12 +129,11 @@ class FGSM(PGD):
     """
 
     name = "fgsm"
+    default_step_scale = 1.0  # one step of size eps
 
     def __init__(self, eps: float, norm: Norm = "linf", probe: float = 0.1) -> None:
-        super().__init__(eps, norm, steps=1, step_size=eps if eps > 0 else None)
-        if not 0 < probe <= 1:
-            raise ValueError(f"probe must be in (0, 1], got {probe!r}")
-        self.probe = probe
+        super().__init__(eps, norm, steps=1)
+        self.probe = check_real(probe, "probe", "a number in (0, 1]", lambda p: 0 < p <= 1)
 
     def __repr__(self) -> str:
         return f"FGSM(eps={self.eps}, norm={self.norm!r})"
@@ -166,9 +176,7 @@ class MAD(PGD):
         noise: float = 0.5,
     ) -> None:
         super().__init__(eps, norm, steps, step_size, random_start=True)
-        if not math.isfinite(noise) or noise < 0:
-            raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-        self.noise = noise
+        self.noise = check_real(noise, "noise", "a finite number >= 0", lambda n: n >= 0)
 
     def start(self, obs: th.Tensor, generator: th.Generator | None) -> th.Tensor:
         return obs + uniform_in_ball(obs, self.step_size, self.norm, generator)

@@ -8,7 +8,7 @@ from abc import abstractmethod
 import torch as th
 
 from advrl.attacks.balls import project, uniform_in_ball
-from advrl.attacks.base import Attack
+from advrl.attacks.base import Attack, check_length, check_real
 from advrl.types import Norm, TorchPolicy
 
 
@@ -68,9 +68,13 @@ class GaussianNoise(NoiseAttack):
 
     def __init__(self, eps: float, norm: Norm = "linf", std: float | None = None) -> None:
         super().__init__(eps, norm)
-        if std is not None and (not math.isfinite(std) or std <= 0):
-            raise ValueError(f"std must be a finite number > 0, got {std!r}")
+        if std is not None:
+            std = check_real(std, "std", "a finite number > 0", lambda s: s > 0)
+            check_length(std, "std", self.norm, th.float64, 1)
         self.std = std
+
+    def lengths(self) -> dict[str, float]:
+        return {"eps": self.eps} if self.std is None else {"eps": self.eps, "std": self.std}
 
     def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
         std = self.std
