@@ -52,6 +52,10 @@ class MessageReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         c_int: weight of the intrinsic reward.
         beta: count-decay exponent (3 in the paper).
         key: observation key of the message bytes.
+        owns_reward_fn: this env owns ``reward_fn``: :meth:`close` also closes it (e.g. an
+            :class:`~advrl.envs.nethack.service.AnnotationService` made for this env alone,
+            whose thread would otherwise outlive it). Leave False for a service shared by
+            several envs; whoever made it closes it.
 
     Example:
         >>> import gymnasium as gym, numpy as np
@@ -78,13 +82,17 @@ class MessageReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         c_int: float = 1.0,
         beta: float = 3.0,
         key: str = "message",
+        owns_reward_fn: bool = False,
     ) -> None:
         gym.utils.RecordConstructorArgs.__init__(
-            self, reward_fn=reward_fn, c_ext=c_ext, c_int=c_int, beta=beta, key=key
-        )
+            self, reward_fn=reward_fn, c_ext=c_ext, c_int=c_int, beta=beta, key=key,
+            owns_reward_fn=owns_reward_fn,
+        )  # fmt: skip
         gym.Wrapper.__init__(self, env)
         if not callable(reward_fn):
             raise TypeError(f"reward_fn must be callable (message) -> float, got {reward_fn!r}")
+        if not isinstance(owns_reward_fn, bool):
+            raise TypeError(f"owns_reward_fn must be a bool, got {owns_reward_fn!r}")
         for name, value in (("c_ext", c_ext), ("c_int", c_int), ("beta", beta)):
             if not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -95,10 +103,19 @@ class MessageReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(
                 f"MessageReward needs a Dict observation space with key {key!r}, got {space}"
             )
-        self.reward_fn, self.key = reward_fn, key
+        self.reward_fn, self.key, self.owns_reward_fn = reward_fn, key, owns_reward_fn
         self.c_ext, self.c_int, self.beta = float(c_ext), float(c_int), float(beta)
         self.counts: Counter[str] = Counter()
         """Messages seen in the current episode and how often."""
+
+    def close(self) -> None:
+        """Close the env, and ``reward_fn`` too when this env owns it."""
+        try:
+            super().close()
+        finally:
+            close = getattr(self.reward_fn, "close", None)
+            if self.owns_reward_fn and callable(close):
+                close()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.counts = Counter()

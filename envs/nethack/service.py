@@ -8,20 +8,24 @@ thread that drains the queue in batches. Annotator errors and timeouts are logge
 batch is retried (up to ``max_attempts``); training never stops for them.
 
 One service serves every env of a process (``DummyVecEnv``: pass the same service to each
-``MessageReward``). It holds a thread, so it does not pickle: with ``SubprocVecEnv`` build
-one per worker process and give each its own label file (two services saving the same file
-would each keep only their own labels; the writes are atomic, not merged).
+``MessageReward`` and close it when training ends). It holds a thread, so it does not
+pickle: with ``SubprocVecEnv`` build one per worker process, e.g. with
+``MessageReward(env, AnnotationService(path), owns_reward_fn=True)`` so that closing the env
+stops it. Services may share one label file: each save takes a lock on it and merges what
+the others saved, so no label is lost and each service learns the others' labels.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from advrl.envs.nethack.annotators import Annotator, KeywordAnnotator
@@ -36,7 +40,10 @@ class LabelStore:
     """Message -> label table, optionally persisted to a JSON file.
 
     The file is ``{"version": 1, "labels": {message: label}}``, written atomically (a
-    reader sees the old file or the new one, never half of one).
+    reader sees the old file or the new one, never half of one). A save holds an exclusive
+    lock on the file (``flock`` on a ``.NAME.lock`` beside it; NetHack runs on POSIX only)
+    and merges the labels other stores saved meanwhile: the file keeps the union, and a
+    message both hold keeps this store's label.
 
     Args:
         path: where labels are loaded from (if the file exists) and saved to; None keeps
@@ -92,17 +99,37 @@ class LabelStore:
         self.labels.update({m: float(v) for m, v in labels.items()})
 
     def save(self) -> None:
-        """Write the table to ``path`` atomically (no-op without a path)."""
+        """Merge with the file and write the union atomically (no-op without a path).
+
+        Raises:
+            ValueError: the file on disk is no longer a valid label file.
+        """
         if self.path is None:
             return
-        payload = {"version": FORMAT_VERSION, "labels": dict(self.labels)}
-        atomic_write_bytes(self.path, json.dumps(payload, sort_keys=True).encode())
+        with _locked(self.path):
+            saved = self.load(self.path) if self.path.exists() else {}
+            # Labels other writers saved become ours too; one update keeps readers safe.
+            self.labels.update({m: v for m, v in saved.items() if m not in self.labels})
+            payload = {"version": FORMAT_VERSION, "labels": dict(self.labels)}
+            atomic_write_bytes(self.path, json.dumps(payload, sort_keys=True).encode())
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __contains__(self, message: object) -> bool:
         return message in self.labels
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock shared by every process and thread saving ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(f".{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # each open() is its own lock: threads exclude too
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class AnnotationService:
@@ -114,11 +141,17 @@ class AnnotationService:
     saves the store. A failing or timed-out batch is logged and requeued, up to
     ``max_attempts`` tries per message; after that the message stays unlabelled (reward 0).
 
+    A timed-out call cannot be killed (Python threads cannot be), so it is abandoned and no
+    new call starts until it returns: each batch meanwhile counts as a timeout, and a
+    hanging annotator holds one thread, not one per timeout. Close the service when done
+    (or use it as a context manager, or let an env that owns it close it:
+    ``MessageReward(..., owns_reward_fn=True)``); an unclosed service keeps its thread.
+
     Args:
         annotator: any :class:`~advrl.envs.nethack.annotators.Annotator` (default keywords).
         store: a :class:`LabelStore`, a path to one, or None (in memory).
         batch_size: most messages per annotator call.
-        timeout: seconds an annotator call may take before it is abandoned.
+        timeout: seconds an annotator call may take before it is abandoned (finite).
         max_attempts: tries per message before giving up on it.
         save_interval: least seconds between two saves of the store (it is always saved on
             :meth:`close`).
@@ -146,10 +179,10 @@ class AnnotationService:
             raise TypeError(f"annotator must have an annotate(messages) method, got {annotator!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if not timeout > 0 or not max_attempts >= 1:
-            raise ValueError(
-                f"timeout must be > 0 and max_attempts >= 1, got {timeout!r}, {max_attempts!r}"
-            )
+        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+            raise ValueError(f"timeout must be a finite number > 0 (seconds), got {timeout!r}")
+        if not isinstance(max_attempts, int) or max_attempts < 1:
+            raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
         self.annotator = annotator
         self.store = store if isinstance(store, LabelStore) else LabelStore(store)
         self.batch_size, self.timeout = batch_size, float(timeout)
@@ -165,6 +198,7 @@ class AnnotationService:
         self._stop = threading.Event()
         self._last_save = 0.0
         self._dirty = False
+        self._call: threading.Thread | None = None  # the annotator call in flight, if any
         self._thread = threading.Thread(target=self._run, name="advrl-annotator", daemon=True)
         self._thread.start()
 
@@ -195,8 +229,17 @@ class AnnotationService:
             time.sleep(0.005)
         return True
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker thread is alive (False once :meth:`close` returned)."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
-        """Stop the worker (an annotator call in flight is abandoned) and save the labels."""
+        """Stop the worker and save the labels (idempotent).
+
+        A call in flight gets up to ``timeout`` seconds to finish; one already abandoned is
+        not waited for.
+        """
         self._stop.set()
         self._thread.join(timeout=self.timeout + 1.0)
         self.store.save()
@@ -227,6 +270,18 @@ class AnnotationService:
 
     def _annotate(self, batch: list[str]) -> list[float]:
         """Call the annotator in a helper thread so a hung call can be abandoned."""
+        if self._call is not None and self._call.is_alive():
+            # An abandoned call still runs: wait for it (not on close) rather than start
+            # another thread beside it.
+            deadline = time.monotonic() + self.timeout
+            while self._call.is_alive() and time.monotonic() < deadline:
+                if self._stop.is_set():
+                    break
+                self._call.join(0.01)
+            if self._call.is_alive():
+                raise TimeoutError(
+                    f"annotator still busy with a call abandoned after {self.timeout} s"
+                )
         result: dict[str, object] = {}
 
         def call() -> None:
@@ -235,10 +290,10 @@ class AnnotationService:
             except Exception as err:  # any annotator failure is logged
                 result["error"] = err
 
-        helper = threading.Thread(target=call, name="advrl-annotate-call", daemon=True)
-        helper.start()
-        helper.join(self.timeout)
-        if helper.is_alive():
+        self._call = threading.Thread(target=call, name="advrl-annotate-call", daemon=True)
+        self._call.start()
+        self._call.join(self.timeout)
+        if self._call.is_alive():
             raise TimeoutError(f"annotator took more than {self.timeout} s")
         if "error" in result:
             raise result["error"]  # type: ignore[misc]  # an Exception, set by call()
@@ -286,6 +341,6 @@ class AnnotationService:
             self._dirty = False
             try:
                 self.store.save()
-            except OSError as err:  # a full disk must not stop training either
+            except (OSError, ValueError) as err:  # a full disk or a broken file: keep training
                 logger.error("could not save labels to %s: %r", self.store.path, err)
             self._last_save = now

@@ -1,5 +1,6 @@
 """ONI message rewards: the 1/N^beta decay, annotators, the asynchronous annotation service."""
 
+import http.server
 import json
 import logging
 import threading
@@ -230,13 +231,15 @@ def test_annotator_errors_are_logged_retried_and_training_continues(caplog):
 
 def test_annotator_timeouts_are_logged_and_abandoned(caplog):
     caplog.set_level(logging.ERROR, logger="advrl.envs.nethack.service")
-    hung = Flaky(failures=1, hang=2.0)
-    with AnnotationService(hung, timeout=0.1, max_attempts=3) as service:
+    hung = Flaky(failures=1, hang=0.5)
+    with AnnotationService(hung, timeout=0.1, max_attempts=20) as service:
         start = time.perf_counter()
         service("You find a gem.")
         assert service.wait_idle(timeout=5.0)
-        assert time.perf_counter() - start < 1.5  # did not wait for the hung call
-        assert service("You find a gem.") == 1.0 and service.errors == 1
+        # abandoned after 0.1 s; retried as soon as the hung call returned (no second call
+        # thread beside it), well before the 20 tries ran out
+        assert time.perf_counter() - start < 1.5
+        assert service("You find a gem.") == 1.0 and service.errors >= 1 and hung.calls == 2
     assert "TimeoutError" in caplog.text
     assert threading.active_count() < 50
 
@@ -259,3 +262,133 @@ def test_malformed_label_files_are_clear_errors(tmp_path, content, match):
         LabelStore(path)
     with pytest.raises(ValueError, match=str(path)):
         AnnotationService(store=path)
+
+
+# -- ChatAnnotator against a fake endpoint on localhost ------------------------------------
+
+
+class FakeEndpoint(http.server.BaseHTTPRequestHandler):
+    """Answers each POST with ``server.reply(handler)``; records request headers."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.seen.append(dict(self.headers))
+        self.server.reply(self)
+
+    def do_GET(self):  # where a followed redirect would land
+        self.server.seen.append(dict(self.headers))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    """``endpoint(reply) -> url`` of a local HTTP server; ``endpoint.seen``: request headers."""
+    servers = []
+
+    def serve(reply):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeEndpoint)
+        server.reply, server.seen = reply, []
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        serve.seen = server.seen
+        return f"http://127.0.0.1:{server.server_address[1]}/v1/chat/completions"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def send(handler, body, status=200, headers=(), length=True):
+    handler.send_response(status)
+    for name, value in headers:
+        handler.send_header(name, value)
+    if length:
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def test_chat_annotator_over_real_http(endpoint):
+    url = endpoint(lambda h: send(h, chat_reply("[1, 0]")))
+    chat = ChatAnnotator(url, "m", api_key="k", timeout=5.0)
+    assert chat.annotate(["You find a gem.", "It's a wall."]) == [1.0, 0.0]
+    assert endpoint.seen[0]["Authorization"] == "Bearer k"
+
+
+def test_an_api_key_over_plain_http_needs_an_explicit_yes():
+    with pytest.raises(ValueError, match=r"api_key over plain http://.*allow_insecure_http=True"):
+        ChatAnnotator("http://llm.example.com/v1/chat/completions", "m", api_key="k")
+    ChatAnnotator("http://llm.example.com/v1", "m", api_key="k", allow_insecure_http=True)
+    ChatAnnotator("https://llm.example.com/v1", "m", api_key="k")
+    ChatAnnotator("http://llm.example.com/v1", "m")  # no key, nothing to leak
+    ChatAnnotator("http://[::1]:8000/v1", "m", api_key="k")  # loopback never leaves the host
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 1e9, float("inf"), float("nan")])
+def test_chat_timeout_is_bounded(timeout):
+    with pytest.raises(ValueError, match="timeout must be a finite number of seconds in"):
+        ChatAnnotator("https://x/v1", "m", timeout=timeout)
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_an_oversized_reply_is_refused(endpoint, length):
+    url = endpoint(lambda h: send(h, b" " * 5000 + chat_reply("[1]"), length=length))
+    chat = ChatAnnotator(url, "m", max_reply_bytes=1000, timeout=5.0)
+    with pytest.raises(ValueError, match="reply exceeds 1000 bytes"):
+        chat.annotate(["a"])
+    fake = ChatAnnotator("https://x/v1", "m", max_reply_bytes=1000,
+                         transport=lambda *a: b" " * 5000 + chat_reply("[1]"))  # fmt: skip
+    with pytest.raises(ValueError, match="reply exceeds 1000 bytes"):
+        fake.annotate(["a"])
+
+
+def test_a_dripping_reply_is_cut_at_the_timeout(endpoint):
+    def drip(handler):
+        handler.send_response(200)
+        handler.end_headers()
+        for _ in range(40):  # 4 s in all, a byte at a time: each read beats the socket timeout
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.1)
+
+    chat = ChatAnnotator(endpoint(drip), "m", timeout=0.5)
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match="0.5 s"):
+        chat.annotate(["a"])
+    assert time.perf_counter() - start < 2.0
+
+
+def test_redirects_are_not_followed_so_the_key_stays_put(endpoint):
+    target = endpoint(lambda h: send(h, chat_reply("[1]")))
+    seen_by_target = endpoint.seen
+    url = endpoint(lambda h: send(h, b"", status=302, headers=[("Location", target)]))
+    chat = ChatAnnotator(url, "m", api_key="secret", timeout=5.0)
+    with pytest.raises(ValueError, match="redirect"):
+        chat.annotate(["a"])
+    assert seen_by_target == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "no list at all",  # zero label lists
+        "[1, 0] or, on reflection, [0, 1]",  # two
+        "[1, 0, 1]",  # wrong length
+        "[[1, 0]]",  # a list of lists
+        "Message [2] is noise: [1, 0]",  # another bracketed list beside the labels
+        "[true, false]",  # bools are not 0/1 labels
+        "[1, 2]",
+    ],
+)
+def test_a_reply_needs_exactly_one_label_list_of_the_right_length(content):
+    chat = ChatAnnotator("https://x/v1", "m", transport=lambda *a: chat_reply(content))
+    with pytest.raises(ValueError, match="exactly one JSON list of 2 0/1 labels"):
+        chat.annotate(["a", "b"])
+    fenced = ChatAnnotator("https://x/v1", "m", transport=lambda *a: chat_reply("```\n[0, 1]\n```"))
+    assert fenced.annotate(["a", "b"]) == [0.0, 1.0]
