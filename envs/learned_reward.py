@@ -38,13 +38,23 @@ def _check_model(model: Any) -> None:
         )
 
 
-def _checked(rewards: np.ndarray, spread: np.ndarray, batch: int) -> None:
+def _checked(rewards: Any, spread: Any, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The model's ``(reward, spread)`` as arrays, or a ``ValueError`` saying what is wrong:
+    both must be real numbers of shape ``(batch,)``, the rewards finite."""
+    rewards, spread = np.asarray(rewards), np.asarray(spread)
+    for name, array in (("reward", rewards), ("spread", spread)):
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise ValueError(
+                f"reward model returned a {name} of dtype {array.dtype} ({array!r}); "
+                f"allowed: real floats of shape ({batch},)"
+            )
     if rewards.shape != (batch,) or spread.shape != (batch,):
         raise ValueError(
             f"reward model returned shapes {rewards.shape}, {spread.shape}; expected ({batch},)"
         )
     if not np.all(np.isfinite(rewards)):
         raise ValueError(f"reward model returned non-finite rewards {rewards}")
+    return rewards, spread
 
 
 class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -84,7 +94,7 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         rewards, spread = self.model.predict(
             np.asarray(self._last_obs)[None], np.asarray(action)[None], np.asarray(obs)[None]
         )
-        _checked(rewards, spread, 1)
+        rewards, spread = _checked(rewards, spread, 1)
         proxy = float(rewards[0])
         info.setdefault("reward_true", float(reward))
         info["reward_proxy"], info["reward_std"] = proxy, float(spread[0])
@@ -139,7 +149,7 @@ class VecLearnedReward(VecEnvWrapper):
             for i in ended:
                 next_obs[i] = infos[i]["terminal_observation"]
         proxies, spread = self.model.predict(self._last_obs, self._actions, next_obs)
-        _checked(proxies, spread, self.num_envs)
+        proxies, spread = _checked(proxies, spread, self.num_envs)
         for info, true, proxy, std in zip(infos, rewards.tolist(), proxies.tolist(),
                                           spread.tolist(), strict=True):  # fmt: skip
             info.setdefault("reward_true", true)

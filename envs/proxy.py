@@ -20,21 +20,22 @@ from advrl.types import RewardFn
 
 
 def checked_reward(value: Any, fn: RewardFn) -> float:
-    """``float(value)``, or a clear error if the reward function returned a non-scalar or a
-    non-finite number."""
-    array = np.asarray(value)
-    if array.ndim != 0 or not np.issubdtype(array.dtype, np.number):
-        raise ValueError(
-            f"reward function {getattr(fn, '__name__', fn)!r} must return a finite scalar, "
-            f"got {value!r}"
-        )
-    reward = float(array)
-    if not math.isfinite(reward):
-        raise ValueError(
-            f"reward function {getattr(fn, '__name__', fn)!r} returned {reward}; "
-            "rewards must be finite"
-        )
-    return reward
+    """``float(value)`` if the reward function returned one finite real number (a Python or
+    numpy int or float, or a 0-d array of one), else a ``ValueError`` naming the function and
+    what it returned (a complex number, a list, NaN, ...)."""
+    if type(value) is float and math.isfinite(value):  # the common case, kept cheap
+        return value
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):  # ragged sequences
+        array = np.asarray(None)
+    real = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    if array.ndim == 0 and real and math.isfinite(reward := float(array)):
+        return reward
+    raise ValueError(
+        f"reward function {getattr(fn, '__name__', fn)!r} must return a finite scalar "
+        f"(a real float), got {value!r} ({type(value).__name__})"
+    )
 
 
 class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
