@@ -72,17 +72,37 @@ class Opponent:
         return np.clip(action.cpu().numpy(), space.low, space.high)
 
 
+class ZeroPolicy:
+    """The ``"zero"`` opponent: the all-zeros action for every observation (a class, not a
+    closure, so that views pickle)."""
+
+    def __init__(self, space: gym.Space) -> None:
+        self.zero = np.zeros(space.shape, dtype=space.dtype)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.repeat(self.zero[None], len(obs), axis=0)
+
+
+class RandomPolicy:
+    """The ``"random"`` opponent: uniform actions from ``rng`` (shared with the view, which
+    reseeds it in place on ``reset(seed=...)``)."""
+
+    def __init__(self, space: gym.Space, rng: np.random.Generator) -> None:
+        self.space, self.rng = space, rng
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        space = self.space
+        if not isinstance(space, gym.spaces.Box):
+            return np.array([space.sample() for _ in range(len(obs))])
+        return self.rng.uniform(space.low, space.high, (len(obs), *space.shape)).astype(space.dtype)
+
+
 def _as_batch_policy(spec: Any, space: gym.Space, rng: np.random.Generator) -> BatchPolicy:
     if isinstance(spec, str):
         if spec == "zero":
-            zero = np.zeros(space.shape, dtype=space.dtype)
-            return lambda obs: np.repeat(zero[None], len(obs), axis=0)
+            return ZeroPolicy(space)
         if spec == "random":
-            if not isinstance(space, gym.spaces.Box):
-                return lambda obs: np.array([space.sample() for _ in range(len(obs))])
-            return lambda obs: rng.uniform(space.low, space.high, (len(obs), *space.shape)).astype(
-                space.dtype
-            )
+            return RandomPolicy(space, rng)
         raise ValueError(f"unknown opponent {spec!r}; allowed: 'zero', 'random', or a policy")
     if callable(spec):
         return spec

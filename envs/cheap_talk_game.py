@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -29,20 +28,39 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from advrl.envs.cheap_talk import MessageSource, _Channel
+from advrl.envs.forces import check_max_cycles
 
 ADVERSARY, VICTIM = "adversary", "victim"
 _REWARD_SIGNS = {"anti": -1.0, "pro": 1.0, "zero": 0.0}
 
 
-def message_policy(source: MessageSource) -> Callable[[np.ndarray], np.ndarray]:
+class MessagePolicy:
     """An adversary policy for these games from a message source: ``tanh(source(obs))``.
+
+    A class rather than a closure so that views over the game pickle (SubprocVecEnv, Ray).
+
+    Example:
+        >>> from advrl.envs.cheap_talk import FixedMessage
+        >>> MessagePolicy(FixedMessage([0.0, 100.0]))(np.zeros((1, 4), np.float32))
+        array([[0., 1.]], dtype=float32)
+    """
+
+    def __init__(self, source: MessageSource) -> None:
+        self.source = source
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.tanh(np.asarray(self.source(obs), dtype=np.float64)).astype(np.float32)
+
+
+def message_policy(source: MessageSource) -> MessagePolicy:
+    """``MessagePolicy(source)``: the adversary policy ``tanh(source(obs))``.
 
     Example:
         >>> from advrl.envs.cheap_talk import FixedMessage
         >>> message_policy(FixedMessage([0.0, 100.0]))(np.zeros((1, 4), np.float32))
         array([[0., 1.]], dtype=float32)
     """
-    return lambda obs: np.tanh(np.asarray(source(obs), dtype=np.float64)).astype(np.float32)
+    return MessagePolicy(source)
 
 
 def _reward_sign(adversary_reward: str) -> float:
@@ -78,6 +96,8 @@ class CheapTalkEnv(ParallelEnv):
             ``"zero"`` (ACT optimises the adversary on training outcomes, not per step).
         key: Dict observation key for the message.
         render_mode: passed to ``gym.make``.
+        max_cycles: episode length in steps (PettingZoo's argument): replaces the time limit
+            of ``env_id``; a given ``env`` is truncated after at most ``max_cycles`` steps.
 
     Example:
         >>> env = CheapTalkEnv("CartPole-v1")
@@ -100,13 +120,19 @@ class CheapTalkEnv(ParallelEnv):
         adversary_reward: str = "anti",
         key: str = "message",
         render_mode: str | None = None,
+        max_cycles: int | None = None,
         **env_kwargs: Any,
     ) -> None:
         if (env_id is None) == (env is None):
             raise ValueError("give exactly one of env_id and env")
-        self.task = (
-            env if env is not None else gym.make(env_id, render_mode=render_mode, **env_kwargs)
-        )
+        max_cycles = check_max_cycles(max_cycles)
+        if env is None:
+            if max_cycles is not None:
+                env_kwargs["max_episode_steps"] = max_cycles
+            env = gym.make(env_id, render_mode=render_mode, **env_kwargs)
+        elif max_cycles is not None:
+            env = gym.wrappers.TimeLimit(env, max_cycles)
+        self.task = env
         self.render_mode = getattr(self.task, "render_mode", render_mode)
         self.sign = _reward_sign(adversary_reward)
         space = self.task.observation_space

@@ -4,6 +4,10 @@ RARL (Pinto et al. 2017) and QARL (Reddi et al. 2024): each step the adversary w
 planar force ``[fx, 0, fz, 0, 0, 0]`` into ``data.xfrc_applied`` of chosen bodies, bounded by
 ``max_force`` per component. Zero-sum: the adversary's reward is minus the task reward.
 The Gymnasium task is wrapped, never forked.
+
+The physics (``MjModel``, ``MjData``) is reached through ``task.unwrapped`` at every use, never
+cached: a copy of a Gymnasium MuJoCo env (deepcopy, pickle, SubprocVecEnv, Ray) rebuilds its
+physics from the constructor arguments, and a cached handle would act on an orphan copy.
 """
 
 from __future__ import annotations
@@ -38,6 +42,27 @@ FORCE_DEFAULTS: dict[str, ForceSpec] = {
 }
 
 
+def check_max_cycles(max_cycles: int | None) -> int | None:
+    """``max_cycles`` as an int (None: keep the task's time limit); PettingZoo's episode length."""
+    if max_cycles is None:
+        return None
+    if isinstance(max_cycles, bool) or not isinstance(max_cycles, int | np.integer):
+        raise TypeError(f"max_cycles must be an integer >= 1 or None, got {max_cycles!r}")
+    if max_cycles < 1:
+        raise ValueError(f"max_cycles must be an integer >= 1 or None, got {max_cycles!r}")
+    return int(max_cycles)
+
+
+def check_bodies(bodies: Any) -> tuple[str, ...]:
+    """Body names as a tuple; a bare string (``"torso"``) is an error, not five letters."""
+    if isinstance(bodies, str) or not isinstance(bodies, list | tuple):
+        hint = f"; did you mean [{bodies!r}]?" if isinstance(bodies, str) else ""
+        raise TypeError(f"bodies must be a list or tuple of body names, got {bodies!r}{hint}")
+    if not all(isinstance(b, str) for b in bodies):
+        raise TypeError(f"bodies must be a list or tuple of body names (str), got {bodies!r}")
+    return tuple(bodies)
+
+
 def body_ids(model: mujoco.MjModel, names: tuple[str, ...]) -> np.ndarray:
     """MuJoCo ids of named bodies; unknown names raise with the list of valid ones."""
     valid = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, i) for i in range(model.nbody)]
@@ -59,6 +84,8 @@ class ForceAdversaryEnv(ParallelEnv):
         bodies: bodies to push (default from :data:`FORCE_DEFAULTS`).
         max_force: bound per force component in newtons (default from the table), >= 0.
         strength: fraction of ``max_force`` in use, in [0, 1] (RARL trains at 0.25).
+        max_cycles: episode length in steps (PettingZoo's argument; replaces the task's time
+            limit), None for the task's own.
 
     Example:
         >>> from pettingzoo.test import parallel_api_test
@@ -76,6 +103,7 @@ class ForceAdversaryEnv(ParallelEnv):
         max_force: float | None = None,
         strength: float = 1.0,
         render_mode: str | None = None,
+        max_cycles: int | None = None,
         **env_kwargs: Any,
     ) -> None:
         if env_id not in gym.registry:
@@ -86,7 +114,7 @@ class ForceAdversaryEnv(ParallelEnv):
                 f"no force defaults for {env_id!r} (known: {sorted(FORCE_DEFAULTS)}); "
                 "pass bodies and max_force"
             )
-        self.bodies = tuple(bodies) if bodies is not None else default.bodies
+        self.bodies = check_bodies(bodies) if bodies is not None else default.bodies
         max_force = float(max_force if max_force is not None else default.max_force)
         if not math.isfinite(max_force) or max_force < 0:
             raise ValueError(f"max_force must be a finite number >= 0, got {max_force!r}")
@@ -95,9 +123,10 @@ class ForceAdversaryEnv(ParallelEnv):
         self.max_force, self.strength = max_force, float(strength)
         self.env_id = env_id
         self.render_mode = render_mode
+        max_cycles = check_max_cycles(max_cycles)
+        if max_cycles is not None:
+            env_kwargs["max_episode_steps"] = max_cycles
         self.task = gym.make(env_id, render_mode=render_mode, **env_kwargs)
-        self.model = self.task.unwrapped.model
-        self.data = self.task.unwrapped.data
         self.body_ids = body_ids(self.model, self.bodies)
         self.possible_agents = [PROTAGONIST, ADVERSARY]
         self.agents: list[str] = []
@@ -109,6 +138,16 @@ class ForceAdversaryEnv(ParallelEnv):
                 gym.spaces.Box(-1.0, 1.0, (2 * len(self.bodies),), np.float32),
             ),
         }
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The task's live ``MjModel`` (looked up at each use; see the module docstring)."""
+        return self.task.unwrapped.model
+
+    @property
+    def data(self) -> mujoco.MjData:
+        """The task's live ``MjData``."""
+        return self.task.unwrapped.data
 
     def observation_space(self, agent: str) -> gym.Space:
         return self._spaces[agent][0]
@@ -123,9 +162,10 @@ class ForceAdversaryEnv(ParallelEnv):
 
     def apply_force(self, planar: np.ndarray) -> None:
         """Write ``[fx, 0, fz, 0, 0, 0]`` per body; it persists over the frame-skip substeps."""
-        self.data.xfrc_applied[:] = 0.0
-        self.data.xfrc_applied[self.body_ids, 0] = planar[:, 0]
-        self.data.xfrc_applied[self.body_ids, 2] = planar[:, 1]
+        xfrc = self.data.xfrc_applied
+        xfrc[:] = 0.0
+        xfrc[self.body_ids, 0] = planar[:, 0]
+        xfrc[self.body_ids, 2] = planar[:, 1]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         obs, info = self.task.reset(seed=seed, options=options)

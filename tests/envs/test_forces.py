@@ -151,6 +151,28 @@ def test_perturb_dynamics_bad_scales(bad):
         PerturbDynamics(gym.make("Hopper-v5"), mass_scale=bad)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"mass_scale": "x"}, TypeError, r"mass_scale must be a number > 0 or a range \(low, high\)"
+         r" with 0 < low <= high, got 'x'"),
+        ({"friction_scale": (0.5, 1.0, 2.0)}, TypeError, "friction_scale must be a number"),
+        ({"mass_scale": True}, TypeError, "mass_scale must be a number > 0 .* got True"),
+        ({"bodies": "torso"}, TypeError,
+         r"bodies must be a list or tuple of body names, got 'torso'; did you mean \['torso'\]\?"),
+        ({"bodies": ["torso", 3]}, TypeError, "bodies must be a list or tuple of body names"),
+    ],
+)  # fmt: skip
+def test_perturb_dynamics_bad_types_are_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PerturbDynamics(gym.make("Hopper-v5"), **kwargs)
+
+
+def test_force_bodies_must_be_a_list_not_a_name():
+    with pytest.raises(TypeError, match=r"got 'pole'; did you mean \['pole'\]\?"):
+        ForceAdversaryEnv("InvertedPendulum-v5", bodies="pole")
+
+
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
 def test_opponent_fast_path_matches_sb3_predict(env_id):
     from stable_baselines3 import PPO
