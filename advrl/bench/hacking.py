@@ -171,6 +171,13 @@ class HackingCell:
         callback = LogTrueAndProxyReturns()
         model.learn(self.steps, callback=callback)
         episodes = np.asarray(callback.episodes)
+        if len(episodes) == 0:
+            horizon = getattr(env.get_attr("spec", [0])[0], "max_episode_steps", None)
+            limit = f" (episodes last up to {horizon} steps)" if horizon else ""
+            raise ValueError(
+                f"{self.label}: {self.steps} training steps ({self.steps // self.n_envs} per env "
+                f"on {self.n_envs} envs) finished no episode{limit}; give more steps (--steps)"
+            )
         tail = episodes[-max(1, len(episodes) // 10) :]
         chunks = np.array_split(episodes, 20)
         episode_steps = self.steps / max(len(episodes), 1)

@@ -112,3 +112,13 @@ def test_cells_whose_conventions_changed_never_share_a_key_or_a_row_with_old_run
     table = write_hacking_report(tmp_path)["markdown"].read_text()
     assert "| reference | 1 | 1.00 ± 0.00" in table
     assert "| advrl-0.1 | 1 | 9.00 ± 0.00" in table
+
+
+def test_a_run_that_finishes_no_episode_says_so(monkeypatch):
+    import advrl.bench.hacking as hacking
+
+    tiny = dict(n_steps=32, batch_size=32, n_epochs=1, policy_kwargs=dict(net_arch=[8]))
+    monkeypatch.setattr(hacking, "_ppo_settings", lambda testbed: tiny)
+    cell = HackingCell("advrl/HalfCheetahUpright-v0", "ppo", steps=32, n_envs=1)
+    with pytest.raises(ValueError, match=r"32 training steps .* finished no episode .* 1000 steps"):
+        cell.run()
