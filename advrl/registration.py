@@ -1,12 +1,16 @@
 """Every ``advrl/...`` environment id, registered on ``import advrl``.
 
-Gym ids go to Gymnasium's registry and multi-agent ids to PettingZoo's parallel registry,
-both under the ``advrl/`` namespace, with lazy ``"module:attr"`` entry points so importing
-advrl never imports MuJoCo, nle or torch models it does not need.
+Gym ids go to Gymnasium's registry and multi-agent ids to PettingZoo's parallel registry and,
+the same id turned turn-based by ``pettingzoo.utils.parallel_to_aec``, to its AEC registry
+(``pettingzoo.make("aec", "advrl/...")``); all under the ``advrl/`` namespace, with lazy
+``"module:attr"`` entry points so importing advrl never imports MuJoCo, nle or torch models
+it does not need.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,8 +168,33 @@ PARALLEL_ENVS += tuple(
 )
 
 
+@dataclass(frozen=True)
+class AECFromParallel:
+    """AEC entry point of a parallel env: ``parallel_to_aec(<entry_point>(**kwargs))``.
+
+    Example:
+        >>> import pettingzoo
+        >>> env = pettingzoo.make("aec", "advrl/CheapTalkCartPole-v0", max_cycles=3)
+        >>> env.reset(seed=0)
+        >>> env.agent_selection
+        'adversary'
+    """
+
+    entry_point: str | Callable[..., Any]
+
+    def __call__(self, **kwargs: Any):
+        from pettingzoo.utils.conversions import parallel_to_aec
+
+        creator = self.entry_point
+        if isinstance(creator, str):
+            module, attr = creator.split(":")
+            creator = getattr(importlib.import_module(module), attr)
+        return parallel_to_aec(creator(**kwargs))
+
+
 def register_parallel(entries: tuple[EnvEntry, ...]) -> None:
-    """Add entries to PettingZoo's parallel registry (skipping ids already there)."""
+    """Add entries to PettingZoo's parallel registry and their AEC versions to its AEC registry
+    (skipping ids already there)."""
     import pettingzoo
 
     for entry in entries:
@@ -173,6 +202,9 @@ def register_parallel(entries: tuple[EnvEntry, ...]) -> None:
             pettingzoo.register(
                 "parallel", entry.id, entry_point=entry.entry_point, kwargs=dict(entry.kwargs)
             )
+        if entry.id not in pettingzoo.aec_registry:
+            aec = AECFromParallel(entry.entry_point)
+            pettingzoo.register("aec", entry.id, entry_point=aec, kwargs=dict(entry.kwargs))
 
 
 def register_all() -> None:

@@ -20,6 +20,9 @@ def test_all_ids_are_namespaced_and_described():
         assert entry.id.startswith("advrl/")
         assert entry.description
         assert entry.id in gym.registry or entry.id in pettingzoo.parallel_registry
+    for kind, entry in all_entries():
+        if kind == "parallel":  # every parallel game is also registered turn-based (AEC)
+            assert entry.id in pettingzoo.aec_registry
 
 
 def test_perturbed_observation_env_with_a_zoo_victim():
@@ -91,5 +94,8 @@ def test_parallel_registration_goes_to_pettingzoo():
         register_parallel((entry,))
         env = pettingzoo.make("parallel", "advrl/TestPennies-v0")
         parallel_api_test(env, num_cycles=5)
+        aec = pettingzoo.make("aec", "advrl/TestPennies-v0")
+        assert isinstance(aec, pettingzoo.AECEnv) and isinstance(aec.unwrapped, MatchingPennies)
     finally:
         pettingzoo.parallel_registry.pop("advrl/TestPennies-v0", None)
+        pettingzoo.aec_registry.pop("advrl/TestPennies-v0", None)
