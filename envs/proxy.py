@@ -2,11 +2,14 @@
 
 The ground-truth contract (DESIGN.md section 3): ``info["reward_true"]`` always holds the
 true reward and ``info["reward_proxy"]`` the reward the wrapper returns. A reward function
-is ``fn(obs, action, next_obs, info) -> float`` (:class:`advrl.types.RewardFn`).
+is ``fn(obs, action, next_obs, info) -> float`` (:class:`advrl.types.RewardFn`), or the
+``"module:function"`` path of one. A wrapper records an importable function by its path, so
+``env.spec.to_json()`` works and ``gym.make(env.spec)`` rebuilds the wrapper.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any, SupportsFloat
 
@@ -38,12 +41,40 @@ def checked_reward(value: Any, fn: RewardFn) -> float:
     )
 
 
+def reward_fn_path(fn: RewardFn | str | None) -> RewardFn | str | None:
+    """``"module:qualname"`` of an importable function (what a spec records: JSON-able and
+    rebuilt by :func:`load_reward_fn`); anything else (a lambda, a callable object) as is."""
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    if isinstance(fn, str) or not (isinstance(module, str) and isinstance(name, str)):
+        return fn
+    try:
+        importable = load_reward_fn(f"{module}:{name}", "fn") is fn
+    except (ImportError, AttributeError, ValueError):
+        importable = False
+    return f"{module}:{name}" if importable else fn
+
+
+def load_reward_fn(fn: RewardFn | str | None, name: str) -> RewardFn | None:
+    """The reward function ``fn`` names (``"module:function"``), or ``fn`` itself."""
+    if not isinstance(fn, str):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable (obs, action, next_obs, info), got {fn!r}")
+        return fn
+    module, _, path = fn.partition(":")
+    if not module or not path:
+        raise ValueError(f"{name} as a string must be a 'module:function' path, got {fn!r}")
+    obj: Any = importlib.import_module(module)
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return load_reward_fn(obj, name)
+
+
 class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Return ``proxy(obs, action, next_obs, info)`` instead of the env's reward.
 
     By default the env's own reward is the truth. Pass ``true=`` (same signature) when the
     env's reward is itself the proxy and the truth must be computed; ``proxy=None`` then
-    returns the env's reward.
+    returns the env's reward. Either may be given as a ``"module:function"`` path.
 
     Example:
         >>> import gymnasium as gym
@@ -54,14 +85,14 @@ class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         (1.0, True)
     """
 
-    def __init__(self, env: gym.Env, proxy: RewardFn | None, true: RewardFn | None = None) -> None:
-        gym.utils.RecordConstructorArgs.__init__(self, proxy=proxy, true=true)
+    def __init__(
+        self, env: gym.Env, proxy: RewardFn | str | None, true: RewardFn | str | None = None
+    ) -> None:
+        gym.utils.RecordConstructorArgs.__init__(
+            self, proxy=reward_fn_path(proxy), true=reward_fn_path(true)
+        )
         gym.Wrapper.__init__(self, env)
-        for name, fn in (("proxy", proxy), ("true", true)):
-            if fn is not None and not callable(fn):
-                raise TypeError(
-                    f"{name} must be callable (obs, action, next_obs, info), got {fn!r}"
-                )
+        proxy, true = load_reward_fn(proxy, "proxy"), load_reward_fn(true, "true")
         if proxy is None and true is None:
             raise ValueError("give a proxy reward function, a true one, or both")
         self.proxy, self.true = proxy, true
