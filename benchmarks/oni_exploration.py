@@ -123,20 +123,38 @@ def run_cell(cell: ExplorationCell, run_dir: Path) -> dict:
     seconds = time.perf_counter() - start
     if service is not None:
         service.close()
-    late = [e for e in stats.episodes if e["step"] > cell.steps // 2] or stats.episodes
-    summary = {
-        key: statistics.fmean(e[key] for e in late) if late else float("nan")
-        for key in ("messages", "helpful", "depth", "score", "length")
-    }
     return {
-        "episodes_total": len(stats.episodes),
-        "episodes_second_half": len(late),
-        "second_half_mean": summary,
-        "max_depth_seen": max((e["depth"] for e in stats.episodes), default=1),
+        **summarize(cell, stats.episodes),
         "seconds": seconds,
         "labelled_messages": len(service.store) if service is not None else 0,
-        "episodes": stats.episodes,
     }
+
+
+def summarize(cell: ExplorationCell, episodes: list[dict]) -> dict:
+    """Means over the training episodes of the run's second half (all, if none ended there)."""
+    if not episodes:
+        raise ValueError(
+            f"arm {cell.arm!r} seed {cell.seed}: {cell.steps} env steps (4 envs) finished no "
+            f"episode (episodes last up to {cell.max_episode_steps} steps); give more --steps"
+        )
+    late = [e for e in episodes if e["step"] > cell.steps // 2] or episodes
+    return {
+        "episodes_total": len(episodes),
+        "episodes_second_half": len(late),
+        "second_half_mean": {
+            key: statistics.fmean(e[key] for e in late)
+            for key in ("messages", "helpful", "depth", "score", "length")
+        },
+        "max_depth_seen": max(e["depth"] for e in episodes),
+        "episodes": episodes,
+    }
+
+
+def ratio(oni: float, ext: float) -> str:
+    """``oni / ext``, or why there is none (the extrinsic arm saw none of the thing)."""
+    if ext == 0:
+        return "n/a (ext is 0)"
+    return f"{oni / ext:.2f}x"
 
 
 def main() -> None:
@@ -145,13 +163,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", default="runs/oni_exploration")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
     th.set_num_threads(1)
     run_dir = Path(args.out)
     store = ResultsStore(run_dir)
     cells = [ExplorationCell(arm, s, args.steps) for s in args.seeds for arm in ("ext", "oni")]
     for cell in cells:
         if not store.done(cell):
-            store.put(cell, run_cell(cell, run_dir))
+            try:
+                store.put(cell, run_cell(cell, run_dir))
+            except ValueError as err:
+                parser.exit(2, f"{parser.prog}: error: {err}\n")
             print(f"done {cell.key}", flush=True)
     print(f"{cells[0].env}, {args.steps} env steps per arm, seeds {args.seeds}; "
           "means over training episodes in the second half")  # fmt: skip
@@ -171,7 +194,7 @@ def main() -> None:
     for key in ("messages", "helpful", "depth"):
         ext = np.mean([m[key] for m in rows["ext"]])
         oni = np.mean([m[key] for m in rows["oni"]])
-        print(f"{key}: oni / ext = {oni:.2f} / {ext:.2f} = {oni / max(ext, 1e-9):.2f}x")
+        print(f"{key}: oni / ext = {oni:.2f} / {ext:.2f} = {ratio(oni, ext)}")
 
 
 if __name__ == "__main__":
