@@ -19,8 +19,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import to_csv
+from advrl.bench.plotting import mean_curve, panels, save_png
+from advrl.bench.report import (
+    markdown_columns,
+    setting_key,
+    setting_order,
+    setting_text,
+    settings_label,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -155,26 +163,33 @@ def cheap_talk_suite(
 def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     """``cheap_talk.csv`` (one row per cell), ``cheap_talk.md`` (mean over seeds) and
     ``cheap_talk.png`` (victim learning curves per method, and the final return of the victims
-    ACT trained in each generation)."""
+    ACT trained in each generation). Cells of one method that differ in another setting
+    (population, victims, ...) are never averaged together: the setting is shown with them."""
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("cheap_talk")
+    extra = varying_settings((r["cell"] for r in records), shown=("method",), within=("method",))
     cols = ["method", "seed", "popsize", "generations", "victims", "mean_return", "std_return",
             "control_success", "goal_blind_success", "random_success", "control_reward",
             "goal_blind_control_reward", "random_control_reward", "act_seconds",
             "seconds"]  # fmt: skip
+    cols[5:5] = [k for k in extra if k not in cols]
     order = {m: i for i, m in enumerate(METHODS)}
     rows = [{k: r["cell"].get(k, r["result"].get(k)) for k in cols} for r in records]
-    rows.sort(key=lambda r: (order[r["method"]], r["seed"]))
+    rows.sort(key=lambda r: (order[r["method"]], *(setting_order(r[k]) for k in extra),
+                             r["seed"]))  # fmt: skip
     paths = {"csv": run_dir / "cheap_talk.csv", "markdown": run_dir / "cheap_talk.md",
              "plot": run_dir / "cheap_talk.png"}  # fmt: skip
     atomic_write_bytes(paths["csv"], to_csv(rows, cols).encode())
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], *(setting_key(r[k]) for k in extra)), []).append(r)
+    head, align = markdown_columns(extra)
     lines = [
-        "| method | seeds | victim final return (mean ± std over seeds) | control success "
-        "(exploiter / goal-blind / random messages) | ACT wall s |",
-        "|---|---:|---:|---:|---:|",
+        f"| method |{head} seeds | victim final return (mean ± std over seeds) | control "
+        "success (exploiter / goal-blind / random messages) | ACT wall s |",
+        f"|---|{align}---:|---:|---:|---:|",
     ]
-    for method in sorted({r["method"] for r in rows}, key=order.__getitem__):
-        rs = [r for r in rows if r["method"] == method]
+    for (method, *_), rs in groups.items():
         ret = np.array([r["mean_return"] for r in rs])
         ctrl = "" if rs[0]["control_success"] is None else (
             f"{np.mean([r['control_success'] for r in rs]):.2f} / "
@@ -182,18 +197,24 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
             f"{np.mean([r['random_success'] for r in rs]):.2f}")  # fmt: skip
         act_s = "" if rs[0]["act_seconds"] is None else (
             f"{np.mean([r['act_seconds'] for r in rs]):.0f}")  # fmt: skip
-        lines.append(f"| {method} | {len(rs)} | {ret.mean():.1f} ± {ret.std():.1f} | {ctrl} "
-                     f"| {act_s} |")  # fmt: skip
+        cells = "".join(f" {setting_text(rs[0][k])} |" for k in extra)
+        lines.append(f"| {method} |{cells} {len(rs)} | {ret.mean():.1f} ± {ret.std():.1f} "
+                     f"| {ctrl} | {act_s} |")  # fmt: skip
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
         fig, (curve_ax, es_ax) = panels(2, width=5.5)
-        for method in sorted({r["cell"]["method"] for r in records}, key=order.__getitem__):
-            rs = [r["result"] for r in records if r["cell"]["method"] == method]
-            curve = np.mean([np.asarray(r["curve"]) for r in rs], axis=0)
-            curve_ax.plot(curve[:, 0], curve[:, 1], label=method)
+        lines_of: dict[tuple, list[dict]] = {}
+        for r in records:
+            c = r["cell"]
+            key = (order[c["method"]], c["method"] + settings_label(c, extra))
+            lines_of.setdefault(key, []).append(r["result"])
+        for (_, label), rs in sorted(lines_of.items()):
+            curve = mean_curve([r["curve"] for r in rs])
+            curve_ax.plot(curve[:, 0], curve[:, 1], label=label)
             if "act_history" in rs[0]:
-                fit = np.mean([[h["return_mean"] for h in r["act_history"]] for r in rs], 0)
-                es_ax.plot(np.arange(len(fit)), fit, label=method)
+                fit = mean_curve([list(enumerate(h["return_mean"] for h in r["act_history"]))
+                                  for r in rs])  # fmt: skip
+                es_ax.plot(fit[:, 0], fit[:, 1], label=label)
         curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
                      "per victim", ylabel="episode return")  # fmt: skip
         es_ax.set(title="ACT: final return of the ES victims", xlabel="generation",

@@ -17,8 +17,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import to_csv
+from advrl.bench.plotting import mean_curve, panels, save_png
+from advrl.bench.report import (
+    markdown_columns,
+    setting_key,
+    setting_order,
+    setting_text,
+    settings_label,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -276,31 +284,35 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip",
                    "convention", "seed"]  # fmt: skip
     result_fields = ["final_true", "final_proxy", "reference_true"]
-    rows = []
-    for r in records:
-        # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
-        cell = {"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0,
-                "convention": _stored_convention(r["cell"])}  # fmt: skip
-        rows.append({**{k: cell[k] for k in cell_fields},
-                     **{k: r["result"][k] for k in result_fields}})  # fmt: skip
-    rows.sort(key=lambda r: tuple(r[k] for k in cell_fields))
+    # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
+    cells = [{"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0,
+              "convention": _stored_convention(r["cell"])} for r in records]  # fmt: skip
+    # Settings the table does not show (steps, n_envs) that differ: columns and groups too.
+    extra = varying_settings(cells, shown=cell_fields)
+    fields = [*cell_fields[:-1], *extra, "seed"]
+    rows = [{**{k: cell.get(k) for k in fields}, **{k: r["result"][k] for k in result_fields}}
+            for cell, r in zip(cells, records, strict=True)]  # fmt: skip
+    rows.sort(key=lambda r: tuple(setting_order(r[k]) if k in extra else r[k] for k in fields))
     paths = {"csv": run_dir / "hacking.csv", "markdown": run_dir / "hacking.md",
              "plot": run_dir / "hacking.png"}  # fmt: skip
-    atomic_write_bytes(paths["csv"], to_csv(rows, cell_fields + result_fields).encode())
+    atomic_write_bytes(paths["csv"], to_csv(rows, fields + result_fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault(tuple(r[k] for k in cell_fields[:-1]), []).append(r)
+        groups.setdefault(tuple(setting_key(r[k]) for k in fields[:-1]), []).append(r)
+    head, align = markdown_columns(extra)
     lines = [
-        "| testbed | method | divergence | coef | ref eps | reward clip | convention | seeds "
-        "| true return | proxy return | reference true |",
-        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
+        f"| testbed | method | divergence | coef | ref eps | reward clip | convention |{head} "
+        "seeds | true return | proxy return | reference true |",
+        f"|---|---|---|---:|---:|---:|---|{align}---:|---:|---:|---:|",
     ]
-    for (testbed, method, div, coef, eps, clip, convention), rs in groups.items():
+    for rs in groups.values():
+        testbed, method, div, coef, eps, clip, convention = (rs[0][k] for k in cell_fields[:-1])
+        settings = "".join(f" {setting_text(rs[0][k])} |" for k in extra)
         t, p = np.array([r["final_true"] for r in rs]), np.array([r["final_proxy"] for r in rs])
         ref = np.mean([r["reference_true"] for r in rs])
         lines.append(
             f"| {testbed} | {method} | {div} | {coef:g} | {eps:g} | {clip or '-'} | {convention} "
-            f"| {len(rs)} "
+            f"|{settings} {len(rs)} "
             f"| {t.mean():.2f} ± "
             f"{t.std():.2f} | {p.mean():.2f} ± {p.std():.2f} | {ref:.2f} |"
         )
@@ -310,14 +322,13 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
         fig, axes = panels(2 * len(testbeds), width=5.5, height=3.8)
         for t, testbed in enumerate(testbeds):
             curves: dict[str, list[np.ndarray]] = {}
-            for r in records:
-                if r["cell"]["testbed"] == testbed:
-                    curves.setdefault(_method_name({"epsilon": 0.1, **r["cell"]}), []).append(
-                        np.asarray(r["result"]["curve"])
-                    )
+            for cell, r in zip(cells, records, strict=True):
+                if cell["testbed"] == testbed:
+                    name = _method_name(cell) + settings_label(cell, extra)
+                    curves.setdefault(name, []).append(np.asarray(r["result"]["curve"]))
             true_ax, proxy_ax = axes[2 * t], axes[2 * t + 1]
             for name, cs in sorted(curves.items()):
-                mean = np.mean(np.stack(cs), axis=0)
+                mean = mean_curve(cs)
                 true_ax.plot(mean[:, 0], mean[:, 1], label=name)
                 proxy_ax.plot(mean[:, 0], mean[:, 2], label=name)
             short = testbed.split("/")[-1]

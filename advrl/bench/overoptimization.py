@@ -27,8 +27,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import save_png
-from advrl.bench.report import to_csv
+from advrl.bench.plotting import mean_curve, save_png
+from advrl.bench.report import (
+    markdown_columns,
+    setting_key,
+    setting_order,
+    setting_text,
+    settings_label,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -222,7 +230,8 @@ def best_of_n(proxy: np.ndarray, gold: np.ndarray, n: int) -> tuple[float, float
     ok = j >= n
     lg = np.vectorize(math.lgamma)
     log_w[ok] = (lg(j[ok]) - lg(n) - lg(j[ok] - n + 1)) - (
-        math.lgamma(size + 1) - math.lgamma(n + 1) - math.lgamma(size - n + 1))
+        math.lgamma(size + 1) - math.lgamma(n + 1) - math.lgamma(size - n + 1)
+    )
     w = np.exp(log_w)
     return float(w @ gold[order]), float(w @ proxy[order])
 
@@ -291,83 +300,103 @@ def overoptimization_suite(
     return cells
 
 
+def _settings(cell: dict[str, Any]) -> dict[str, Any]:
+    """A stored cell's config with the task's defaults for ``steps`` / ``episodes`` = 0
+    (both mean the same run; the report shows the real number)."""
+    task = TASKS.get(cell["task"])
+    if task is None:
+        return cell
+    return {**cell, "steps": cell.get("steps") or task.ppo_steps,
+            "episodes": cell.get("episodes") or task.bon_episodes}  # fmt: skip
+
+
 def write_overoptimization_report(run_dir: str | Path) -> dict[str, Path]:
     """``overoptimization.csv``/``.md`` (peak, final and drop of gold per served reward,
-    mean over seeds) and ``overoptimization.png`` (gold and proxy curves per task/method)."""
+    mean over seeds) and ``overoptimization.png`` (gold and proxy curves per task/method).
+
+    Cells that differ in a setting beyond task, method, served reward and seed (PPO steps,
+    pairs, ...) are never averaged together: the setting becomes a column."""
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("overoptimization")
+    cells = [_settings(r["cell"]) for r in records]
+    extra = varying_settings(cells, shown=("task", "method", "served", "uwo_lambda"),
+                             within=("task", "method"))  # fmt: skip
     rows = []
-    for r in records:
-        c, res = r["cell"], r["result"]
-        acc = {k: res[k] for k in ("rm_held_out_accuracy", "rm_held_out_clean_accuracy")}
+    for c, r in zip(cells, records, strict=True):
+        res = r["result"]
+        common = {"task": c["task"], "method": c["method"], **{k: c.get(k) for k in extra},
+                  "seed": c["seed"], "rm_held_out_accuracy": res["rm_held_out_accuracy"],
+                  "rm_held_out_clean_accuracy": res["rm_held_out_clean_accuracy"]}  # fmt: skip
         if c["method"] == "ppo":
-            rows.append({"task": c["task"], "method": "ppo",
-                         "served": served_label(c["served"], c.get("uwo_lambda")),
-                         "seed": c["seed"], "peak_gold": res["peak_gold"],
-                         "final_gold": res["final_gold"], "gold_drop": res["gold_drop"],
-                         "final_proxy": res["final_proxy"], **acc})  # fmt: skip
+            rows.append({**common, "served": served_label(c["served"], c.get("uwo_lambda")),
+                         "peak_gold": res["peak_gold"], "final_gold": res["final_gold"],
+                         "gold_drop": res["gold_drop"],
+                         "final_proxy": res["final_proxy"]})  # fmt: skip
         else:
             for served, cur in res["curves"].items():
                 gold = np.asarray(cur["gold"])
-                rows.append({"task": c["task"], "method": "bon",
-                             "served": served_label(served, c.get("uwo_lambda")),
-                             "seed": c["seed"], "peak_gold": float(gold.max()),
-                             "final_gold": float(gold[-1]),
+                rows.append({**common, "served": served_label(served, c.get("uwo_lambda")),
+                             "peak_gold": float(gold.max()), "final_gold": float(gold[-1]),
                              "gold_drop": float(gold.max() - gold[-1]),
-                             "final_proxy": cur["proxy"][-1], **acc})  # fmt: skip
+                             "final_proxy": cur["proxy"][-1]})  # fmt: skip
     order = {s: i for i, s in enumerate(SERVED)}
-    rows.sort(key=lambda r: (r["task"], r["method"], order.get(r["served"], 9), r["seed"]))
-    fields = ["task", "method", "served", "seed", "peak_gold", "final_gold", "gold_drop",
-              "final_proxy", "rm_held_out_accuracy", "rm_held_out_clean_accuracy"]  # fmt: skip
+    rows.sort(key=lambda r: (r["task"], r["method"], order.get(r["served"], 9), r["served"],
+                             *(setting_order(r[k]) for k in extra), r["seed"]))  # fmt: skip
+    metrics = ["peak_gold", "final_gold", "gold_drop", "final_proxy", "rm_held_out_accuracy",
+               "rm_held_out_clean_accuracy"]  # fmt: skip
+    fields = ["task", "method", "served", *extra, "seed", *metrics]
     paths = {"csv": run_dir / "overoptimization.csv", "markdown": run_dir / "overoptimization.md",
              "plot": run_dir / "overoptimization.png"}  # fmt: skip
     atomic_write_bytes(paths["csv"], to_csv(rows, fields).encode())
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["task"], r["method"], r["served"]), []).append(r)
-    lines = ["| task | method | served reward | seeds | peak gold | final gold | drop | "
+        key = (r["task"], r["method"], r["served"], *(setting_key(r[k]) for k in extra))
+        groups.setdefault(key, []).append(r)
+    head, align = markdown_columns(extra)
+    lines = [f"| task | method | served reward |{head} seeds | peak gold | final gold | drop | "
              "final proxy | RM held-out acc (noisy / clean) |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (task, method, served), rs in groups.items():
-        m = {k: np.mean([r[k] for r in rs]) for k in fields[4:]}
-        lines.append(f"| {task} | {method} | {served} | {len(rs)} | {m['peak_gold']:.2f} | "
+             f"|---|---|---|{align}---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (task, method, served, *_), rs in groups.items():
+        m = {k: np.mean([r[k] for r in rs]) for k in metrics}
+        cols = "".join(f" {setting_text(rs[0][k])} |" for k in extra)
+        lines.append(f"| {task} | {method} | {served} |{cols} {len(rs)} | {m['peak_gold']:.2f} | "
                      f"{m['final_gold']:.2f} | {m['gold_drop']:.2f} | {m['final_proxy']:.2f} | "
                      f"{m['rm_held_out_accuracy']:.2f} / "
                      f"{m['rm_held_out_clean_accuracy']:.2f} |")  # fmt: skip
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
-        _plot(records, paths["plot"])
+        _plot(cells, records, extra, paths["plot"])
     return paths
 
 
-def _plot(records: list[dict], path: Path) -> None:
+def _plot(cells: list[dict], records: list[dict], extra: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(r["cell"]["task"], r["cell"]["method"]) for r in records})
+    panels = sorted({(c["task"], c["method"]) for c in cells})
     fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 7), squeeze=False)
     for col, (task, method) in enumerate(panels):
-        mine = [r for r in records if (r["cell"]["task"], r["cell"]["method"]) == (task, method)]
-        curves: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-        for r in mine:
-            res = r["result"]
+        curves: dict[str, list[np.ndarray]] = {}  # label -> [x, gold, proxy] per seed
+        for c, r in zip(cells, records, strict=True):
+            if (c["task"], c["method"]) != (task, method):
+                continue
+            res, settings = r["result"], settings_label(c, extra)
             if method == "ppo":
-                c = np.asarray(res["curve"])
-                label = served_label(r["cell"]["served"], r["cell"].get("uwo_lambda"))
-                curves.setdefault(label, []).append((c[:, 0], c[:, 1], c[:, 2]))
+                label = served_label(c["served"], c.get("uwo_lambda")) + settings
+                curves.setdefault(label, []).append(np.asarray(res["curve"])[:, :3])
             else:
                 for served, cur in res["curves"].items():
-                    curves.setdefault(served_label(served, r["cell"].get("uwo_lambda")), []).append(
-                        (np.asarray(res["kl"]), np.asarray(cur["gold"]), np.asarray(cur["proxy"]))
+                    label = served_label(served, c.get("uwo_lambda")) + settings
+                    curves.setdefault(label, []).append(
+                        np.column_stack([res["kl"], cur["gold"], cur["proxy"]])
                     )
         order = {s: i for i, s in enumerate(SERVED)}
-        for served in sorted(curves, key=lambda s: (order.get(s, len(SERVED)), s)):
-            x = curves[served][0][0]
-            for row, idx in ((0, 1), (1, 2)):
-                y = np.mean([c[idx] for c in curves[served]], axis=0)
-                axes[row][col].plot(x, y, label=served)
+        for label in sorted(curves, key=lambda s: (order.get(s.split(" ")[0], len(SERVED)), s)):
+            mean = mean_curve(curves[label])
+            for row in (0, 1):
+                axes[row][col].plot(mean[:, 0], mean[:, row + 1], label=label)
         for row, what in ((0, "gold (true) return"), (1, "proxy return (served reward)")):
             ax = axes[row][col]
             ax.set_title(f"{task.split('/')[-1]} {method}: {what}", fontsize=9)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
+
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 
@@ -27,3 +29,22 @@ def save_png(fig, path: Path, tight: bool = False) -> None:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight" if tight else None)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def mean_curve(curves: list) -> np.ndarray:
+    """The mean of curves (arrays of rows ``[x, y1, y2, ...]``), on the x of the longest.
+
+    Curves of the same settings can still differ in length (a seed that finished fewer
+    episodes has fewer points); those are interpolated rather than crashing ``np.stack``.
+
+    Example:
+        >>> mean_curve([[[0, 1.0], [2, 3.0]], [[0, 3.0], [1, 4.0], [2, 5.0]]]).tolist()
+        [[0.0, 2.0], [1.0, 3.0], [2.0, 4.0]]
+    """
+    arrays = [np.asarray(c, dtype=float) for c in curves]
+    x = max(arrays, key=len)[:, 0]
+    ys = [
+        np.column_stack([np.interp(x, a[:, 0], a[:, j]) for j in range(1, a.shape[1])])
+        for a in arrays
+    ]
+    return np.column_stack([x, np.mean(ys, axis=0)])

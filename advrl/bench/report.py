@@ -1,11 +1,22 @@
-"""Reports rebuilt from the results store: CSV, Markdown table and a PNG plot."""
+"""Reports rebuilt from the results store: CSV, Markdown table and a PNG plot.
+
+A run directory may hold cells of several runs with different settings (``--episodes 1``,
+then ``--episodes 4``). A report never merges those: every setting that differs between
+cells it would otherwise put in one row, line or mean (:func:`varying_settings`) becomes a
+column and a grouping key, and a label in the plots.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from advrl.bench.plotting import panels, save_png
 from advrl.bench.store import ResultsStore
@@ -16,34 +27,121 @@ COLUMNS = (
     "mean_return", "std_return", "clean_return", "return_ratio", "mean_attack_norm",
     "max_attack_norm", "steps", "seconds",
 )  # fmt: skip
+CELL_COLUMNS = ("policy", "env", "attack", "norm", "eps", "seed", "episodes")
+SETTINGS = ("env", "norm", "episodes")
+"""Attack-cell settings that the Markdown table and the plot show only when they differ."""
+
+
+def setting_key(value: Any) -> str:
+    """A setting as an exact, hashable grouping key (lists, i.e. tuples in a config, too)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def varying_settings(
+    configs: Iterable[dict[str, Any]],
+    shown: Iterable[str] = (),
+    within: Sequence[str] = (),
+    averaged: Iterable[str] = ("seed",),
+) -> list[str]:
+    """Config fields (other than ``kind``, ``shown`` and ``averaged``) that take more than
+    one value among the configs that agree on ``within``, in the order they first appear.
+
+    A missing field counts as None. ``averaged`` are the fields a report means over (seeds).
+
+    Example:
+        >>> a = {"task": "t", "steps": 4096, "seed": 0}
+        >>> varying_settings([a, {**a, "seed": 1}, {**a, "steps": 8192}])
+        ['steps']
+        >>> varying_settings([a, {**a, "task": "u", "steps": 8192}], within=["task"])
+        []
+    """
+    skip = {"kind", *shown, *averaged}
+    scopes: dict[tuple, list[dict]] = defaultdict(list)
+    for config in configs:
+        scopes[tuple(setting_key(config.get(k)) for k in within)].append(config)
+    names = [k for members in scopes.values() for c in members for k in c if k not in skip]
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if any(len({setting_key(c.get(name)) for c in members}) > 1 for members in scopes.values())
+    ]
+
+
+def setting_text(value: Any) -> str:
+    """A setting as a table cell: ``0.1``, ``-`` for None, ``a,b`` for a list."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ",".join(setting_text(v) for v in value)
+    return str(value)
+
+
+def setting_order(value: Any) -> tuple:
+    """A sort key for settings of mixed types: numbers by value, then the rest as text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, setting_text(value))
+
+
+def settings_label(config: dict[str, Any], names: Sequence[str]) -> str:
+    """``" (steps=4096, n_envs=4)"`` for a plot legend, or ``""`` when nothing varies."""
+    if not names:
+        return ""
+    return " (" + ", ".join(f"{n}={setting_text(config.get(n))}" for n in names) + ")"
+
+
+def markdown_columns(names: Sequence[str]) -> tuple[str, str]:
+    """Header and alignment cells (with leading ``|``) for extra setting columns."""
+    return "".join(f" {n} |" for n in names), "---|" * len(names)
 
 
 def rows(run_dir: str | Path) -> list[dict]:
-    """One flat row per stored cell, with the matching clean return and the ratio to it."""
+    """One flat row per stored cell, with the matching clean return and the ratio to it.
+
+    Settings beyond :data:`CELL_COLUMNS` that differ between cells (``n_envs``) become
+    columns too, and a clean return is only matched with cells of the same settings.
+    """
     records = ResultsStore(run_dir).records("attack")
+    extra = varying_settings((r["cell"] for r in records), shown=CELL_COLUMNS)
+    match = ("policy", "env", "norm", "seed", "episodes", *extra)
     clean = {}
     for rec in records:
         c = rec["cell"]
         if c["attack"] == "none" or c["eps"] == 0:
-            clean[(c["policy"], c["seed"], c["episodes"])] = rec["result"]["mean_return"]
+            clean[tuple(setting_key(c.get(k)) for k in match)] = rec["result"]["mean_return"]
     out = []
     for rec in records:
         c, r = rec["cell"], rec["result"]
-        base = clean.get((c["policy"], c["seed"], c["episodes"]))
-        row = {**{k: c[k] for k in ("policy", "env", "attack", "norm", "eps", "seed", "episodes")},
+        base = clean.get(tuple(setting_key(c.get(k)) for k in match))
+        row = {**{k: c[k] for k in CELL_COLUMNS}, **{k: c.get(k) for k in extra},
                **{k: r[k] for k in ("mean_return", "std_return", "mean_attack_norm",
                                      "max_attack_norm", "steps", "seconds")}}  # fmt: skip
         row["clean_return"] = base
         row["return_ratio"] = r["mean_return"] / base if base else None
         out.append(row)
     order = {"none": 0}
-    out.sort(
-        key=lambda r: (r["policy"], r["seed"], order.get(r["attack"], 1), r["attack"], r["eps"])
-    )
+    out.sort(key=lambda r: (r["policy"], r["env"], r["norm"], r["episodes"],
+                            *(setting_order(r[k]) for k in extra), r["seed"],
+                            order.get(r["attack"], 1), r["attack"], r["eps"]))  # fmt: skip
     return out
 
 
-def to_csv(table: list[dict], columns: tuple[str, ...] | list[str] = COLUMNS) -> str:
+def table_settings(table: list[dict]) -> list[str]:
+    """The settings in which one policy's rows differ, beyond attack and eps (seed too)."""
+    extra = [k for k in table[0] if k not in COLUMNS] if table else []
+    by_policy: dict[str, list[dict]] = defaultdict(list)
+    for r in table:
+        by_policy[r["policy"]].append(r)
+    return [
+        k
+        for k in ("seed", *SETTINGS, *extra)
+        if any(len({setting_key(r[k]) for r in rs}) > 1 for rs in by_policy.values())
+    ]
+
+
+def to_csv(table: list[dict], columns: Sequence[str] = COLUMNS) -> str:
     """Rows as CSV text with a header (every report's CSV goes through here)."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -53,15 +151,19 @@ def to_csv(table: list[dict], columns: tuple[str, ...] | list[str] = COLUMNS) ->
 
 
 def to_markdown(table: list[dict]) -> str:
-    """Per policy: clean return, then each attack's return, its % of clean, and its size."""
+    """Per policy: clean return, then each attack's return, its % of clean, and its size;
+    a column for every setting the rows differ in (seed, episodes, norm, ...)."""
+    names = table_settings(table)
+    head, align = markdown_columns(names)
     lines = [
-        "| policy | attack | eps | return (mean ± std) | % of clean | mean attack norm |",
-        "|---|---|---:|---:|---:|---:|",
+        f"| policy |{head} attack | eps | return (mean ± std) | % of clean | mean attack norm |",
+        f"|---|{align}---|---:|---:|---:|---:|",
     ]
     for r in table:
         ratio = "" if r["return_ratio"] is None else f"{100 * r['return_ratio']:.0f}%"
+        settings = "".join(f" {setting_text(r[n])} |" for n in names)
         lines.append(
-            f"| {r['policy']} | {r['attack']} | {r['eps']:g} | "
+            f"| {r['policy']} |{settings} {r['attack']} | {r['eps']:g} | "
             f"{r['mean_return']:.1f} ± {r['std_return']:.1f} | {ratio} | "
             f"{r['mean_attack_norm']:.4f} |"
         )
@@ -69,24 +171,35 @@ def to_markdown(table: list[dict]) -> str:
 
 
 def plot(table: list[dict], path: Path) -> None:
-    """Return vs eps, one line per attack, one panel per policy (clean return at eps = 0)."""
+    """Return vs eps, one line per attack (and per setting that differs), mean over seeds;
+    one panel per policy (clean return at eps = 0)."""
+    names = [n for n in table_settings(table) if n != "seed"]
     policies = sorted({r["policy"] for r in table})
     fig, axes = panels(len(policies))
     for ax, policy in zip(axes, policies, strict=True):
         mine = [r for r in table if r["policy"] == policy]
-        clean = [r["mean_return"] for r in mine if r["attack"] == "none"]
-        curves: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        clean: dict[str, list[float]] = defaultdict(list)
+        curves: dict[tuple[str, str], dict[float, list[float]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         for r in mine:
-            if r["attack"] != "none":
-                curves[r["attack"]].append((r["eps"], r["mean_return"]))
-        for attack, points in sorted(curves.items()):
-            points = sorted(([(0.0, clean[0])] if clean else []) + points)
-            xs, ys = zip(*points, strict=True)
-            ax.plot(xs, ys, marker="o", label=attack)
-        if clean:
-            ax.axhline(clean[0], color="grey", linestyle="--", linewidth=1, label="clean")
+            label = settings_label(r, names)
+            if r["attack"] == "none":
+                clean[label].append(r["mean_return"])
+            else:
+                curves[(r["attack"], label)][r["eps"]].append(r["mean_return"])
+        for (attack, label), points in sorted(curves.items()):
+            xy = {eps: float(np.mean(ys)) for eps, ys in points.items()}
+            if clean.get(label):
+                xy.setdefault(0.0, float(np.mean(clean[label])))
+            xs = sorted(xy)
+            ax.plot(xs, [xy[x] for x in xs], marker="o", label=attack + label)
+        for label, values in sorted(clean.items()):
+            ax.axhline(float(np.mean(values)), color="grey", linestyle="--", linewidth=1,
+                       label="clean" + label)  # fmt: skip
+        norms = sorted({r["norm"] for r in mine})
         ax.set_title(policy)
-        ax.set_xlabel("eps (l_inf, normalised obs)")
+        ax.set_xlabel(f"eps ({'/'.join(n.replace('inf', '_inf') for n in norms)}, normalised obs)")
         ax.set_ylabel("mean episode return")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
@@ -103,7 +216,8 @@ def write_reports(run_dir: str | Path) -> dict[str, Path]:
         "markdown": run_dir / "results.md",
         "plot": run_dir / "returns_vs_eps.png",
     }
-    atomic_write_bytes(paths["csv"], to_csv(table).encode())
+    extra = [k for k in (table[0] if table else {}) if k not in COLUMNS]
+    atomic_write_bytes(paths["csv"], to_csv(table, [*CELL_COLUMNS, *extra, *COLUMNS[7:]]).encode())
     atomic_write_bytes(paths["markdown"], to_markdown(table).encode())
     if table:
         plot(table, paths["plot"])

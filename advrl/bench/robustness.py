@@ -16,7 +16,7 @@ import numpy as np
 
 from advrl.bench.cells import config_key
 from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import to_csv
+from advrl.bench.report import setting_order, settings_label, to_csv, varying_settings
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -90,26 +90,31 @@ def robustness_suite(
 
 
 def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
-    """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model)."""
+    """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model).
+
+    Cells of one label that differ in another setting (model file, bodies, episodes, ...)
+    get a heatmap each, and the setting is a CSV column: grid points are never overwritten."""
 
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("robustness")
-    rows = [
-        {k: r["cell"][k] for k in ("label", "env", "mass_scale", "friction_scale")}
-        | {"mean_return": r["result"]["mean_return"]}
-        for r in records
-    ]
-    rows.sort(key=lambda r: (r["label"], r["mass_scale"], r["friction_scale"]))
-    columns = ["label", "env", "mass_scale", "friction_scale", "mean_return"]
+    grid = ("label", "mass_scale", "friction_scale")
+    extra = varying_settings((r["cell"] for r in records), shown=grid, within=("label",))
+    columns = ["label", "env", *[k for k in extra if k != "env"], "mass_scale", "friction_scale",
+               "mean_return"]  # fmt: skip
+    rows = [{k: r["cell"].get(k, r["result"].get(k)) for k in columns} for r in records]
+    rows.sort(key=lambda r: (r["label"], *(setting_order(r[k]) for k in extra),
+                             r["mass_scale"], r["friction_scale"]))  # fmt: skip
     paths = {"csv": run_dir / "robustness.csv", "plot": run_dir / "robustness.png"}
     atomic_write_bytes(paths["csv"], to_csv(rows, columns).encode())
     if rows:
-        _heatmaps(rows, paths["plot"])
+        _heatmaps(rows, extra, paths["plot"])
     return paths
 
 
-def _heatmaps(rows: list[dict[str, Any]], path: Path) -> None:
-    labels = sorted({r["label"] for r in rows})
+def _heatmaps(rows: list[dict[str, Any]], extra: list[str], path: Path) -> None:
+    """One heatmap per label and combination of the ``extra`` settings."""
+    panel = {id(r): r["label"] + settings_label(r, extra) for r in rows}
+    labels = list(dict.fromkeys(panel.values()))
     masses = sorted({r["mass_scale"] for r in rows})
     frictions = sorted({r["friction_scale"] for r in rows})
     values = [r["mean_return"] for r in rows]
@@ -118,7 +123,7 @@ def _heatmaps(rows: list[dict[str, Any]], path: Path) -> None:
     for ax, label in zip(axes, labels, strict=True):
         grid = np.full((len(masses), len(frictions)), np.nan)
         for r in rows:
-            if r["label"] == label:
+            if panel[id(r)] == label:
                 grid[masses.index(r["mass_scale"]), frictions.index(r["friction_scale"])] = r[
                     "mean_return"
                 ]

@@ -17,7 +17,7 @@ import numpy as np
 
 from advrl.bench.cells import config_key
 from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import to_csv
+from advrl.bench.report import setting_order, setting_text, settings_label, to_csv, varying_settings
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -143,38 +143,57 @@ def _zoo_sigma(policy: str) -> float:
 def certificate_rows(
     run_dir: str | Path, budgets: list[float], alpha: float = 0.05, method: str = "clopper_pearson"
 ) -> list[dict[str, Any]]:
-    """Per policy and budget: the certified bounds and the empirical attacked return."""
+    """Per policy and budget: the certified bounds and the empirical attacked return.
+
+    One certificate per clean cell: clean cells of one policy and sigma that differ in a
+    setting (seed, episodes) are certified apart, with the setting as a column. Attacked
+    cells are matched on policy, sigma, seed and budget; variants of those (other attack
+    episodes) give a row each, with their settings as ``attacked_*`` columns.
+    """
     from advrl.agents.smoothing.certify import certify
 
     records = ResultsStore(run_dir).records("smoothing")
-    clean = {
-        (r["cell"]["policy"], r["cell"]["sigma"]): r for r in records if r["cell"]["budget"] == 0
-    }
-    attacked = {
-        (r["cell"]["policy"], r["cell"]["sigma"], r["cell"]["budget"]): r["result"]
-        for r in records
-        if r["cell"]["budget"] > 0
-    }
+    clean = [r for r in records if r["cell"]["budget"] == 0]
+    attacked = [r for r in records if r["cell"]["budget"] > 0]
+    ident = ("policy", "sigma")
+    clean_extra = varying_settings((r["cell"] for r in clean), shown=("budget", *ident),
+                                   within=ident, averaged=())  # fmt: skip
+    match = (*ident, "seed", "budget")
+    hit_extra = varying_settings((r["cell"] for r in attacked), shown=match, within=match,
+                                 averaged=())  # fmt: skip
+    hits: dict[tuple, list[dict]] = {}
+    for r in sorted(attacked, key=lambda r: [setting_order(r["cell"][k]) for k in hit_extra]):
+        hits.setdefault(tuple(r["cell"][k] for k in match), []).append(r)
     rows = []
-    for (policy, sigma), rec in sorted(clean.items()):
+    clean.sort(key=lambda r: (r["cell"]["policy"], r["cell"]["sigma"],
+                              *(setting_order(r["cell"][k]) for k in clean_extra)))  # fmt: skip
+    for rec in clean:
+        c = rec["cell"]
         returns = np.asarray(rec["result"]["returns"])
-        cert = certify(returns, sigma, budgets, alpha=alpha, method=method)
+        cert = certify(returns, c["sigma"], budgets, alpha=alpha, method=method)
         for i, b in enumerate(cert.budgets):
-            hit = attacked.get((policy, sigma, float(b)))
             # At B = 0 the "attack" is the clean run itself.
-            empirical = hit["mean_return"] if hit else (cert.clean_mean if b == 0 else None)
-            row = {
-                "policy": policy, "sigma": sigma, "budget": float(b),
-                "per_step_eps": float(b) / math.sqrt(rec["result"]["horizon"]),
-                "certified_mean": float(cert.expected[i]),
-                "clean_mean": cert.clean_mean, "clean_episodes": cert.n,
-                "alpha": alpha, "method": method,
-                "attacked_mean": empirical,
-                "attacked_episodes": len(hit["returns"]) if hit else None,
-            }  # fmt: skip
-            for level, value in zip(cert.levels, cert.percentiles[i], strict=True):
-                row[f"certified_p{level:g}"] = float(value)
-            rows.append(row)
+            variants = hits.get((c["policy"], c["sigma"], c["seed"], float(b))) or [None]
+            for hit in variants:
+                result = hit["result"] if hit else None
+                empirical = result["mean_return"] if hit else (cert.clean_mean if b == 0 else None)
+                row = {
+                    "policy": c["policy"], "sigma": c["sigma"],
+                    **{k if k == "seed" else f"clean_{k}": c[k] for k in clean_extra
+                       if k != "episodes"},
+                    "budget": float(b),
+                    "per_step_eps": float(b) / math.sqrt(rec["result"]["horizon"]),
+                    "certified_mean": float(cert.expected[i]),
+                    "clean_mean": cert.clean_mean, "clean_episodes": cert.n,
+                    "alpha": alpha, "method": method,
+                    "attacked_mean": empirical,
+                    "attacked_episodes": len(result["returns"]) if hit else None,
+                    **{f"attacked_{k}": hit["cell"][k] if hit else None for k in hit_extra
+                       if k != "episodes"},
+                }  # fmt: skip
+                for level, value in zip(cert.levels, cert.percentiles[i], strict=True):
+                    row[f"certified_p{level:g}"] = float(value)
+                rows.append(row)
     return rows
 
 
@@ -192,20 +211,47 @@ def write_certificate_report(
     return paths
 
 
+def _differing(groups: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    return [k for k in keys if len({setting_text(g[k]) for g in groups}) > 1]
+
+
 def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    policies = sorted({r["policy"] for r in rows})
-    fig, axes = panels(len(policies), width=5.0, height=3.8)
-    for ax, policy in zip(axes, policies, strict=True):
-        mine = [r for r in rows if r["policy"] == policy]
-        b = [r["budget"] for r in mine]
-        ax.plot(
-            b, [r["certified_mean"] for r in mine], marker="o", label="certified E[R] (lower bound)"
+    """A panel per certificate (policy, sigma and clean settings), with a line of empirical
+    attacked returns per attacked variant."""
+    panel_keys = [k for k in rows[0] if k in ("policy", "sigma", "seed")
+                  or k.startswith("clean_") and k != "clean_mean"]  # fmt: skip
+    line_keys = [k for k in rows[0] if k.startswith("attacked_") and k != "attacked_mean"]
+    by_panel: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by_panel.setdefault(tuple(setting_order(r[k]) for k in panel_keys), []).append(r)
+    titled = _differing([rs[0] for rs in by_panel.values()], panel_keys[2:])
+    fig, axes = panels(len(by_panel), width=5.0, height=3.8)
+    for ax, (_, mine) in zip(axes, sorted(by_panel.items()), strict=True):
+        certified = {r["budget"]: r["certified_mean"] for r in mine}
+        budgets = sorted(certified)
+        ax.plot(budgets, [certified[b] for b in budgets], marker="o",
+                label="certified E[R] (lower bound)")  # fmt: skip
+        zero = [r["attacked_mean"] for r in mine if r["budget"] == 0 and r["attacked_mean"]
+                is not None]  # fmt: skip
+        lines: dict[tuple, dict] = {}
+        for r in mine:
+            if r["budget"] > 0 and r["attacked_mean"] is not None:
+                lines.setdefault(tuple(r[k] for k in line_keys), {"row": r})[r["budget"]] = r[
+                    "attacked_mean"
+                ]
+        named = _differing([line["row"] for line in lines.values()], line_keys)
+        for line in lines.values() or [{"row": mine[0]}]:
+            row = line.pop("row")
+            points = {**({0.0: zero[0]} if zero else {}), **line}
+            if points:
+                label = "empirical, adaptive PGD" + settings_label(row, named)
+                xs = sorted(points)
+                ax.plot(xs, [points[x] for x in xs], marker="s", label=label)
+        first = mine[0]
+        ax.axhline(first["clean_mean"], color="grey", linestyle="--", linewidth=1, label="clean")
+        ax.set_title(
+            f"{first['policy']} (sigma={first['sigma']:g})" + settings_label(first, titled)
         )
-        pts = [(r["budget"], r["attacked_mean"]) for r in mine if r["attacked_mean"] is not None]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), marker="s", label="empirical, adaptive PGD")
-        ax.axhline(mine[0]["clean_mean"], color="grey", linestyle="--", linewidth=1, label="clean")
-        ax.set_title(f"{policy} (sigma={mine[0]['sigma']:g})")
         ax.set_xlabel("total l2 budget B")
         ax.set_ylabel("episode return")
         ax.grid(alpha=0.3)
