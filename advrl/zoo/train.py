@@ -11,6 +11,7 @@ into the checkpoint so attacks can work in the normalised space (SA-PPO protocol
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import platform
 import shlex
@@ -126,6 +127,7 @@ def train(
             "torch": th.__version__,
             "stable_baselines3": stable_baselines3.__version__,
             "gymnasium": gym.__version__,
+            "mujoco": importlib.metadata.version("mujoco"),  # physics rounding differs by release
         },
     }
     atomic_write_bytes(ckpt_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())

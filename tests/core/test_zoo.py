@@ -104,4 +104,10 @@ def test_card_clean_return_is_reproduced(name):
         deterministic=True,
         return_episode_rewards=True,
     )
-    assert np.mean(returns) == pytest.approx(clean["mean"], rel=1e-6)
+    # Bit-for-bit on the stack the card was measured on. MuJoCo releases change the contact
+    # solver's rounding, which 1,000 chaotic Hopper steps amplify (MuJoCo 4.0 vs the card's
+    # 3.x: 3648.06 vs 3648.17), so across MuJoCo versions only 0.1% is asked for.
+    import mujoco
+
+    same_physics = victim.card.get("versions", {}).get("mujoco") == mujoco.__version__
+    assert np.mean(returns) == pytest.approx(clean["mean"], rel=1e-6 if same_physics else 1e-3)
