@@ -10,8 +10,9 @@ import numpy as np
 import torch as th
 
 from advrl.attacks.balls import sample_norm
+from advrl.attacks.base import check_attack
 from advrl.attacks.noise import NoiseAttack
-from advrl.policies import RawInputPolicy
+from advrl.policies import RawInputPolicy, check_policy
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 
 SPACES: tuple[AttackSpace, ...] = ("normalized", "raw")
@@ -23,38 +24,6 @@ def check_space(space: str) -> AttackSpace:
     if space not in SPACES:
         raise ValueError(f"unknown attack space {space!r}; allowed: {list(SPACES)}")
     return space  # type: ignore[return-value]  # narrowed by the check above
-
-
-def check_attack(attack: object) -> ObservationAttack:
-    """Refuse anything but an attack object (a name needs :func:`advrl.attacks.make_attack`)."""
-    if isinstance(attack, str):
-        raise TypeError(
-            f"attack must be an attack object, got the string {attack!r}; "
-            f"build one with advrl.attacks.make_attack({attack!r}, eps)"
-        )
-    if not isinstance(attack, ObservationAttack):
-        raise TypeError(
-            "attack must be an ObservationAttack (e.g. advrl.attacks.PGD(eps=0.1)), "
-            f"got {type(attack).__name__}"
-        )
-    return attack
-
-
-def check_policy(policy: object) -> TorchPolicy:
-    """Refuse a missing or non-policy victim before any attack work."""
-    if policy is None:
-        raise TypeError(
-            "policy must be a TorchPolicy (e.g. advrl.policies.from_sb3(model)), got None; "
-            "noise attacks without a victim take advrl.policies.NoVictim(obs_space) and "
-            "space='raw'"
-        )
-    needed = ("observation_space", "device", "normalize", "unnormalize")
-    if any(not hasattr(policy, name) for name in needed):
-        raise TypeError(
-            "policy must be a TorchPolicy (e.g. advrl.policies.from_sb3(model)), "
-            f"got {type(policy).__name__}"
-        )
-    return policy  # type: ignore[return-value]  # has the members the attacker uses
 
 
 def check_seed(seed: object) -> int | None:

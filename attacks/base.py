@@ -104,17 +104,20 @@ def check_generator(generator: Any) -> None:
         )
 
 
-def check_attack(attack: Any) -> ObservationAttack:
-    """Refuse anything but an attack object (a name needs :func:`advrl.attacks.make_attack`)."""
+def check_attack(attack: Any, allow_none: bool = False) -> ObservationAttack:
+    """Refuse anything but an attack object (a name needs :func:`advrl.attacks.make_attack`);
+    ``allow_none`` where None means "no attack" (clean evaluation)."""
+    allowed = "an ObservationAttack or None" if allow_none else "an ObservationAttack"
+    if attack is None and allow_none:
+        return attack
     if isinstance(attack, str):
         raise TypeError(
-            f"attack must be an ObservationAttack or None, got the string {attack!r}; "
+            f"attack must be {allowed}, got the string {attack!r}; "
             f"build one with make_attack({attack!r}, eps=...) from advrl.attacks"
         )
     if not isinstance(attack, ObservationAttack):
         raise TypeError(
-            "attack must be an ObservationAttack or None (e.g. advrl.attacks.PGD(eps=0.1)), "
-            f"got {_got(attack)}"
+            f"attack must be {allowed} (e.g. advrl.attacks.PGD(eps=0.1)), got {_got(attack)}"
         )
     return attack
 

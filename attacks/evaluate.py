@@ -115,8 +115,7 @@ def evaluate_under_attack(
     n_episodes = check_int(n_episodes, "n_episodes", minimum=1)
     n_envs = check_int(n_envs, "n_envs", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
-    if attack is not None:
-        check_attack(attack)
+    check_attack(attack, allow_none=True)
     if policy is not None:
         check_policy(policy)
     check_space(space)

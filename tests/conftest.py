@@ -1,5 +1,3 @@
-import warnings
-
 import gymnasium as gym
 import pytest
 import torch as th
@@ -7,7 +5,6 @@ import torch as th
 import advrl  # noqa: F401  (registers the advrl/ ids)
 
 th.set_num_threads(1)
-warnings.filterwarnings("ignore", message=".*settotalmass.*")
 
 
 @pytest.fixture(scope="session")

@@ -155,10 +155,10 @@ def test_a_missing_policy_or_an_attack_name_is_a_clear_type_error(wrapper):
         build(UniformNoise(0.1), None)
     with pytest.raises(TypeError, match="policy must be a TorchPolicy .* got str"):
         build(UniformNoise(0.1), "ppo-cartpole")
-    with pytest.raises(TypeError, match=r"got the string 'pgd'.*make_attack\('pgd', eps\)"):
+    with pytest.raises(TypeError, match=r"got the string 'pgd'.*make_attack\('pgd', eps=...\)"):
         build("pgd", cartpole_policy())
     with pytest.raises(
-        TypeError, match=r"attack must be an ObservationAttack \(e.g. .*\), got float"
+        TypeError, match=r"attack must be an ObservationAttack \(e.g. .*\), got 0.1 \(float\)"
     ):
         build(0.1, cartpole_policy())
 
@@ -214,7 +214,7 @@ def test_a_dict_key_attack_given_by_name_is_a_clear_type_error():
     env = gym.wrappers.TransformObservation(
         env, lambda o: {"x": o}, gym.spaces.Dict({"x": env.observation_space})
     )
-    with pytest.raises(TypeError, match=r"make_attack\('uniform', eps\)"):
+    with pytest.raises(TypeError, match=r"make_attack\('uniform', eps=...\)"):
         PerturbObservationKey(env, "x", "uniform")
     with pytest.raises(TypeError, match="seed must be an int >= 0 or None, got 0.5"):
         PerturbObservationKey(env, "x", UniformNoise(0.1), seed=0.5)
