@@ -48,6 +48,10 @@ class Cell:
     n_envs: int = 10
 
     def __post_init__(self) -> None:
+        from advrl.attacks.balls import NORMS
+
+        if self.norm not in NORMS:
+            raise ValueError(f"unknown norm {self.norm!r}; allowed: {list(NORMS)}")
         if not math.isfinite(self.eps) or self.eps < 0:
             raise ValueError(f"eps must be a finite number >= 0, got {self.eps!r}")
         if self.episodes < 1 or self.n_envs < 1:

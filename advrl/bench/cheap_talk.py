@@ -66,6 +66,10 @@ class CheapTalkCell:
         p = self.popsize
         if isinstance(p, bool) or not isinstance(p, int) or p < 2 or p % 2:
             raise ValueError(f"population must be an even integer >= 2, got {p!r}")
+        for name in ("generations", "n_updates", "victims"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
     @property
     def label(self) -> str:

@@ -111,6 +111,12 @@ class OveroptCell:
         if not 0 <= self.noise <= 0.5 or self.members < 2:
             raise ValueError(f"need noise in [0, 0.5] and members >= 2, got {self.noise}, "
                              f"{self.members}")  # fmt: skip
+        if self.n_pairs < 2 or self.n_segments < 2:  # one pair to train on, one held out
+            raise ValueError(f"need n_pairs >= 2 and n_segments >= 2, got {self.n_pairs}, "
+                             f"{self.n_segments}")  # fmt: skip
+        if self.steps < 0 or self.episodes < 0:
+            raise ValueError(f"steps and episodes must be >= 0 (0: the task's default), got "
+                             f"{self.steps}, {self.episodes}")  # fmt: skip
 
     @property
     def label(self) -> str:

@@ -8,6 +8,7 @@ it at models you trust.
 from __future__ import annotations
 
 import math
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,10 +39,16 @@ class RobustnessCell:
     kind: ClassVar[str] = "robustness"
 
     def __post_init__(self) -> None:
+        from advrl.agents.rarl import ALGOS
+
         for name in ("mass_scale", "friction_scale"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.algo not in ALGOS:
+            raise ValueError(f"unknown algorithm {self.algo!r}; allowed: {sorted(ALGOS)}")
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -56,8 +63,6 @@ class RobustnessCell:
         from advrl.agents.rarl import ALGOS
         from advrl.agents.robustness import evaluate_protagonist
 
-        if self.algo not in ALGOS:
-            raise ValueError(f"unknown algorithm {self.algo!r}; allowed: {sorted(ALGOS)}")
         model = ALGOS[self.algo].load(self.path, device="cpu")
         returns = evaluate_protagonist(
             model, self.env, mass_scale=self.mass_scale, friction_scale=self.friction_scale,
@@ -77,16 +82,39 @@ def robustness_suite(
     episodes: int = 5,
     seed: int = 0,
 ) -> list[RobustnessCell]:
-    """``models``: label -> (algo, path to an SB3 zip). Every mass x friction per model."""
+    """``models``: label -> (algo, path to an SB3 zip). Every mass x friction per model.
+
+    The env id, the body names and the files are checked here, before any cell runs."""
     for label, (_, path) in models.items():
         if not Path(path).is_file():
             raise FileNotFoundError(f"model {label!r}: no file at {path!r}")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"model {label!r}: {path!r} is not an SB3 .zip")
+    _check_task(env, bodies)
     return [
         RobustnessCell(label, algo, str(path), env, float(m), float(f), bodies, episodes, seed)
         for label, (algo, path) in models.items()
         for m in masses
         for f in frictions
     ]
+
+
+def _check_task(env: str, bodies: tuple[str, ...] | None) -> None:
+    """A MuJoCo env id that exists, and bodies it has (building it once costs ~0.1 s)."""
+    import gymnasium as gym
+
+    from advrl.envs.dynamics import PerturbDynamics
+
+    try:
+        made = gym.make(env)
+    except gym.error.Error as err:
+        raise ValueError(f"unknown env {env!r}: {err}") from err
+    try:
+        PerturbDynamics(made, bodies=list(bodies) if bodies else None)
+    except TypeError as err:  # not a MuJoCo env
+        raise ValueError(str(err)) from err
+    finally:
+        made.close()
 
 
 def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
