@@ -8,3 +8,31 @@
 - :mod:`advrl.envs.nethack.annotators`: message annotators (keyword rules, chat endpoint).
 - :mod:`advrl.envs.nethack.service`: the label store and the asynchronous annotation service.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Loaded on first use: ``from advrl.envs.nethack import MessageReward`` needs no nle.
+_HOMES = {
+    "MessageReward": "messages",
+    "AnnotationService": "service",
+    "LabelStore": "service",
+    "ChatAnnotator": "annotators",
+    "KeywordAnnotator": "annotators",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
