@@ -24,7 +24,7 @@ def test_readme_test_command_is_what_ci_runs():
 def _table_imports() -> list[tuple[list[str], str]]:
     """The "Where each class lives" table: (names, import line) per row."""
     text = README.read_text().split("## Where each class lives", 1)[1]
-    rows = re.findall(r"^\| (`.*?`) \| `(from [^`]+)` \|$", text, flags=re.MULTILINE)
+    rows = re.findall(r"^\| (.*?) \| `(from [^`]+)` \|$", text, flags=re.MULTILINE)
     return [(re.findall(r"`(\w+)`", names), line) for names, line in rows]
 
 
