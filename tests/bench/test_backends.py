@@ -31,6 +31,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only nobody has reaped it yet
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_killing_the_run_kills_its_pool_workers(tmp_path):
     log = str(tmp_path / "log")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])}
@@ -85,15 +86,17 @@ def test_without_prctl_a_watcher_thread_ends_the_orphaned_worker():
     assert time.perf_counter() - start < 25
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_failing_cell_stops_the_pool_at_once(tmp_path):
     log = str(tmp_path / "log")
-    cells = [ToyCell("slow", seconds=600, log=log), ToyCell("bad", seconds=1, log=log, fail="boom")]
+    slow = ToyCell("slow", seconds=600, log=log)
+    cells = [slow, ToyCell("bad", seconds=0.5, log=log, fail="boom", wait_for=slow.key)]
     start = time.perf_counter()
     with pytest.raises(ValueError, match="boom"):
         list(run_local(cells, run_toy, workers=2))
     assert time.perf_counter() - start < 60
-    slow = next(pid for key, pid in computations(log) if key == cells[0].key)
+    worker = dict(computations(log))[slow.key]
     deadline = time.time() + 5
-    while _alive(slow) and time.time() < deadline:
+    while _alive(worker) and time.time() < deadline:
         time.sleep(0.1)
-    assert not _alive(slow)
+    assert not _alive(worker)

@@ -11,7 +11,8 @@ from advrl.bench import ResultsStore, run_suite
 from advrl.bench.claims import Claims
 
 
-def _run(cells, out, queue):
+def _run(cells, out, queue, start):
+    start.wait()  # both runs are imported and start together
     summary = run_suite(cells, out, workers=1, progress=False, fn=run_toy, poll=0.05)
     queue.put((os.getpid(), summary.computed, summary.elsewhere))
 
@@ -20,8 +21,9 @@ def test_two_runs_on_one_directory_compute_each_cell_once(tmp_path):
     log = str(tmp_path / "log")
     cells = [ToyCell(f"c{i}", seconds=0.3, log=log) for i in range(8)]
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    runs = [ctx.Process(target=_run, args=(cells, tmp_path / "out", queue)) for _ in range(2)]
+    queue, start = ctx.Queue(), ctx.Barrier(2)
+    runs = [ctx.Process(target=_run, args=(cells, tmp_path / "out", queue, start))
+            for _ in range(2)]  # fmt: skip
     for p in runs:
         p.start()
     summaries = {pid: (computed, elsewhere) for pid, computed, elsewhere in

@@ -21,6 +21,8 @@ class ToyCell:
     """File each computation appends ``"<key> <pid>"`` to (at its start)."""
     fail: str = ""
     """If set, the cell raises ``ValueError(fail)`` after its sleep."""
+    wait_for: str = ""
+    """Key of a cell whose start (in ``log``) this one waits for before it sleeps."""
 
     kind: ClassVar[str] = "toy"
 
@@ -39,6 +41,8 @@ class ToyCell:
         if self.log:
             with open(self.log, "a") as f:  # one short append per line: atomic under O_APPEND
                 f.write(f"{self.key} {os.getpid()}\n")
+        while self.wait_for and self.wait_for not in dict(computations(self.log)):
+            time.sleep(0.05)
         time.sleep(self.seconds)
         if self.fail:
             raise ValueError(self.fail)
