@@ -65,8 +65,9 @@ def run_suite(
     check_backend(backend)
     store, claims = ResultsStore(out_dir), Claims(out_dir)
     unique = list(dict.fromkeys(cells))
-    skipped = [c.key for c in unique if store.done(c)]
-    todo = [c for c in unique if c.key not in set(skipped)]
+    finished = {c.key for c in unique if store.done(c)}
+    skipped = [c.key for c in unique if c.key in finished]
+    todo = [c for c in unique if c.key not in finished]
     start = time.perf_counter()
     computed: list[str] = []
     elsewhere: list[str] = []
@@ -78,19 +79,21 @@ def run_suite(
     def claimed(suite: list, busy: list) -> Iterator:
         """The cells of ``suite`` this run now holds; ``busy`` gets those another run holds."""
         for cell in suite:
-            claim = None if store.done(cell) else claims.take(cell.key)
-            # Re-check under the claim: its last holder may have stored it and released.
-            if claim is not None and store.done(cell):
-                claim.release()
-                claim = None
-            if claim is not None:
-                held[cell.key] = claim
-                yield cell
-            elif store.done(cell):
+            if store.done(cell):  # another run stored it meanwhile
                 elsewhere.append(cell.key)
                 bar.update(1)
-            else:
+                continue
+            claim = claims.take(cell.key)
+            if claim is None:
                 busy.append(cell)
+                continue
+            if store.done(cell):  # its last holder stored it between our look and our claim
+                claim.release()
+                elsewhere.append(cell.key)
+                bar.update(1)
+                continue
+            held[cell.key] = claim
+            yield cell
 
     with bar:
         try:
