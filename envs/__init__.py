@@ -7,8 +7,7 @@ nor nle.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from advrl.lazy_exports import lazy_exports
 
 _HOMES = {
     "AddCheapTalk": "cheap_talk",
@@ -29,13 +28,4 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
