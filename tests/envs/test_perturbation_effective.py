@@ -340,3 +340,33 @@ def test_a_copy_made_mid_episode_keeps_the_scaled_physics(how):
     mass[1] *= 2.0
     np.testing.assert_array_equal(twin.unwrapped.model.body_mass, mass)  # before any reset
     assert twin.step(HOPPER_ACTIONS[0])[-1]["dynamics"]["mass_scale"] == 2.0
+
+
+def test_make_vec_async_applies_the_perturbations_in_its_workers():
+    # gym.make_vec(..., "async") builds each env from its spec in a worker process.
+    envs = gym.make_vec("advrl/PerturbedObservation-v0", num_envs=2, vectorization_mode="async",
+                        env_id="CartPole-v1", attack="uniform", eps=0.05, seed=0)  # fmt: skip
+    try:
+        obs, info = envs.reset(seed=0)
+        for _ in range(3):
+            obs, _, _, _, info = envs.step(np.zeros(2, dtype=np.int64))
+            gap = np.abs(obs - info["obs_clean"]).max(axis=1)
+            np.testing.assert_allclose(gap, info["attack_norm"], rtol=1e-5)
+            assert (gap > 0).all() and (gap <= 0.05 + 1e-6).all()
+    finally:
+        envs.close()
+    actions = np.tile(np.zeros(3, dtype=np.float32), (2, 1))
+    forced = gym.make_vec("advrl/HopperForce-v0", num_envs=2, vectorization_mode="async",
+                          adversary="random", strength=1.0)  # fmt: skip
+    clean = gym.make_vec("Hopper-v5", num_envs=2, vectorization_mode="async")
+    try:
+        a, _ = forced.reset(seed=0)
+        b, _ = clean.reset(seed=0)
+        np.testing.assert_array_equal(a, b)  # same start: only the forces differ
+        for _ in range(10):
+            a, *_ = forced.step(actions)
+            b, *_ = clean.step(actions)
+        assert np.abs(a - b).max() > 1e-3  # the workers' physics felt the forces
+    finally:
+        forced.close()
+        clean.close()
