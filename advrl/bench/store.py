@@ -73,9 +73,9 @@ class ResultsStore:
             text = path.read_text()
         except FileNotFoundError:
             return None
-        problem = _problem(text, cell)
+        record, problem = _parse(text, cell)
         if problem is None:
-            return json.loads(text)
+            return record
         self._quarantine(path, problem)
         return None
 
@@ -96,19 +96,19 @@ class ResultsStore:
         )
 
 
-def _problem(text: str, cell: Cell | None) -> str | None:
-    """Why ``text`` is not a valid record (of ``cell``), or None if it is one."""
+def _parse(text: str, cell: Cell | None) -> tuple[Any, str | None]:
+    """``(record, None)`` if ``text`` is a valid record (of ``cell``), else ``(None, why)``."""
     if not text.strip():
-        return "empty"
+        return None, "empty"
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
-        return f"not valid JSON (truncated?): {err}"
+        return None, f"not valid JSON (truncated?): {err}"
     if not isinstance(record, dict) or not {"cell", "result"} <= set(record):
-        return "not a record (a JSON object with 'cell' and 'result')"
+        return None, "not a record (a JSON object with 'cell' and 'result')"
     if not isinstance(record["cell"], dict) or not isinstance(record["result"], dict):
-        return "not a record ('cell' and 'result' must be JSON objects)"
+        return None, "not a record ('cell' and 'result' must be JSON objects)"
     # Compare as JSON: tuples in a config come back as lists.
     if cell is not None and record["cell"] != json.loads(json.dumps(cell.to_dict())):
-        return f"the record of another cell ({record['cell']})"
-    return None
+        return None, f"the record of another cell ({record['cell']})"
+    return record, None
