@@ -12,10 +12,11 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.attacks.apply import ObservationAttacker
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
+from advrl.vec_observation import VecTransformObservation
 
 
 class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -71,7 +72,7 @@ class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._perturb(obs, info), reward, terminated, truncated, info
 
 
-class VecPerturbObservation(VecEnvWrapper):
+class VecPerturbObservation(VecTransformObservation):
     """The VecEnv version of :class:`PerturbObservation`: one batched attack for all envs.
 
     Put it *below* a frozen ``VecNormalize`` (it emits raw observations). With the same
@@ -120,6 +121,8 @@ class VecPerturbObservation(VecEnvWrapper):
         super().__init__(venv)
         self.attacker = ObservationAttacker(attack, policy, venv.observation_space, space, seed)
         self.attack, self.policy, self.space = attack, policy, space
+        # The latest batch: its clean observations and perturbation sizes (the step's batch,
+        # transformed after any terminal observations).
         self.last_norms = np.zeros(self.num_envs)
         self.last_clean: np.ndarray | None = None
 
@@ -128,41 +131,7 @@ class VecPerturbObservation(VecEnvWrapper):
             self.attacker.reseed(seed)
         return self.venv.seed(seed)
 
-    def _perturb(self, obs: np.ndarray) -> np.ndarray:
+    def transform(self, obs: np.ndarray, n: int) -> tuple[np.ndarray, dict[str, list]]:
         batch = self.attacker(obs)
         self.last_clean, self.last_norms = obs, batch.norms
-        return batch.obs
-
-    def _reset_info(self, i: int) -> dict[str, Any]:
-        # A new dict: the inner VecEnv's reset info stays as it was.
-        inner = getattr(self.venv, "reset_infos", None)
-        base = inner[i] if inner is not None and i < len(inner) else {}
-        assert self.last_clean is not None  # set by _perturb before any reset info is built
-        return {**base, "obs_clean": self.last_clean[i], "attack_norm": float(self.last_norms[i])}
-
-    def reset(self) -> np.ndarray:
-        adv = self._perturb(self.venv.reset())
-        self.reset_infos = [self._reset_info(i) for i in range(self.num_envs)]
-        return adv
-
-    def _perturb_terminal(self, infos: list[dict[str, Any]], ended: list[int]) -> None:
-        clean = np.stack([infos[i]["terminal_observation"] for i in ended])
-        batch = self.attacker(clean)
-        for j, i in enumerate(ended):
-            infos[i]["terminal_obs_clean"] = infos[i]["terminal_observation"]
-            infos[i]["terminal_observation"] = batch.obs[j]
-            infos[i]["terminal_attack_norm"] = float(batch.norms[j])
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        done = np.flatnonzero(dones).tolist()
-        ended = [i for i in done if "terminal_observation" in infos[i]]
-        if ended:  # before the step's batch: the order the gym twin draws in
-            self._perturb_terminal(infos, ended)
-        adv = self._perturb(obs)
-        for i, info in enumerate(infos):
-            info["obs_clean"] = obs[i]
-            info["attack_norm"] = float(self.last_norms[i])
-        for i in done:
-            self.reset_infos[i] = self._reset_info(i)
-        return adv, rewards, dones, infos
+        return batch.obs, {"attack_norm": batch.norms.tolist()}

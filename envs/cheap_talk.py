@@ -24,7 +24,9 @@ from typing import Any, Protocol, SupportsFloat, runtime_checkable
 import gymnasium as gym
 import numpy as np
 import torch as th
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv
+
+from advrl.vec_observation import VecTransformObservation
 
 
 @runtime_checkable
@@ -322,19 +324,7 @@ class AddCheapTalk(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
         return self._talk(obs, info), reward, terminated, truncated, info
 
 
-def _row(obs: Any, i: int) -> Any:
-    """Env ``i``'s entry of a batched Box or Dict observation."""
-    return {k: v[i] for k, v in obs.items()} if isinstance(obs, dict) else obs[i]
-
-
-def _stack(rows: list[Any]) -> Any:
-    """The batch of single Box or Dict observations."""
-    if isinstance(rows[0], dict):
-        return {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
-    return np.stack([np.asarray(r) for r in rows])
-
-
-class VecAddCheapTalk(VecEnvWrapper):
+class VecAddCheapTalk(VecTransformObservation):
     """:class:`AddCheapTalk` for an SB3 VecEnv: one batched source call for all envs.
 
     Info keys, per env: ``obs_clean`` and ``message`` belong to the observation returned for
@@ -368,43 +358,10 @@ class VecAddCheapTalk(VecEnvWrapper):
         super().__init__(venv, observation_space=self.channel.space)
         self.source = self.channel.source
 
-    def _talk(self, obs: Any, n: int) -> tuple[Any, np.ndarray]:
+    def transform(self, obs: Any, n: int) -> tuple[Any, dict[str, np.ndarray]]:
         message = self.channel.messages(obs, n)
-        return self.channel.attach(obs, message), message.astype(np.float32)
-
-    def _reset_info(self, i: int, obs: Any, messages: np.ndarray) -> dict[str, Any]:
-        # A new dict: the inner VecEnv's reset info stays as it was.
-        inner = getattr(self.venv, "reset_infos", None)
-        base = inner[i] if inner is not None and i < len(inner) else {}
-        return {**base, "obs_clean": _row(obs, i), "message": messages[i]}
+        return self.channel.attach(obs, message), {"message": message.astype(np.float32)}
 
     def seed(self, seed: int | None = None) -> Any:
         self.channel.reseed(seed)
         return self.venv.seed(seed)
-
-    def reset(self) -> Any:
-        obs = self.venv.reset()
-        out, messages = self._talk(obs, self.num_envs)
-        self.reset_infos = [self._reset_info(i, obs, messages) for i in range(self.num_envs)]
-        return out
-
-    def _talk_terminal(self, infos: Any, ended: list[int]) -> None:
-        finals = [infos[i]["terminal_observation"] for i in ended]
-        out, messages = self._talk(_stack(finals), len(ended))
-        for j, i in enumerate(ended):
-            infos[i]["terminal_obs_clean"] = finals[j]
-            infos[i]["terminal_observation"] = _row(out, j)
-            infos[i]["terminal_message"] = messages[j]
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        done = np.flatnonzero(dones).tolist()
-        ended = [i for i in done if "terminal_observation" in infos[i]]
-        if ended:  # before the step's call: the order AddCheapTalk draws in
-            self._talk_terminal(infos, ended)
-        out, messages = self._talk(obs, self.num_envs)
-        for i, info in enumerate(infos):
-            info["obs_clean"], info["message"] = _row(obs, i), messages[i]
-        for i in done:
-            self.reset_infos[i] = self._reset_info(i, obs, messages)
-        return out, rewards, dones, infos

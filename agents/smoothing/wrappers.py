@@ -13,9 +13,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.attacks.apply import all_finite, check_seed
+from advrl.vec_observation import VecTransformObservation
 
 NOISE_TAIL = 40.0
 """Standard normal draws stay below this in size (P(|z| > 40) < 1e-300)."""
@@ -112,7 +113,7 @@ class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
         return _noised(observation, noise, self.sigma, self.observation_space.dtype)
 
 
-class VecSmoothObservation(VecEnvWrapper):
+class VecSmoothObservation(VecTransformObservation):
     """VecEnv version of :class:`SmoothObservation`: one noise draw for all envs per step.
 
     With the same seed and one env it produces exactly what :class:`SmoothObservation`
@@ -156,32 +157,6 @@ class VecSmoothObservation(VecEnvWrapper):
             self.noise_rng = _noise_rng(seed)
         return self.venv.seed(seed)
 
-    def _smooth(self, obs: np.ndarray) -> np.ndarray:
+    def transform(self, obs: np.ndarray, n: int) -> tuple[np.ndarray, dict[str, list]]:
         noise = self.noise_rng.standard_normal(obs.shape)
-        return _noised(obs, noise, self.sigma, self.observation_space.dtype)
-
-    def _reset_info(self, i: int, clean: np.ndarray) -> dict[str, Any]:
-        # A new dict: the inner VecEnv's reset info stays as it was.
-        inner = getattr(self.venv, "reset_infos", None)
-        base = inner[i] if inner is not None and i < len(inner) else {}
-        return {**base, "obs_clean": clean[i]}
-
-    def reset(self) -> np.ndarray:
-        obs = self.venv.reset()
-        self.reset_infos = [self._reset_info(i, obs) for i in range(self.num_envs)]
-        return self._smooth(obs)
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        done = np.flatnonzero(dones).tolist()
-        ended = [i for i in done if "terminal_observation" in infos[i]]
-        if ended:  # before the step's draw: the order the gym twin draws in
-            final = self._smooth(np.stack([infos[i]["terminal_observation"] for i in ended]))
-            for j, i in enumerate(ended):
-                infos[i]["terminal_obs_clean"] = infos[i]["terminal_observation"]
-                infos[i]["terminal_observation"] = final[j]
-        for i, info in enumerate(infos):
-            info["obs_clean"] = obs[i]
-        for i in done:
-            self.reset_infos[i] = self._reset_info(i, obs)
-        return self._smooth(obs), rewards, dones, infos
+        return _noised(obs, noise, self.sigma, self.observation_space.dtype), {}
