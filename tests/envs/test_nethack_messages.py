@@ -281,7 +281,7 @@ class FakeEndpoint(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
     def log_message(self, *args):
-        pass
+        """Keep the test output quiet (the default logs every request to stderr)."""
 
 
 @pytest.fixture
