@@ -104,6 +104,16 @@ GYM_ENVS += (
     ),
 )
 
+GYM_ENVS += (
+    EnvEntry(
+        "advrl/ObservationAdversary-v0",
+        "advrl.attacks.learned.adversary_env:ObservationAdversaryEnv",
+        "the optimal-attack game: act in [-1,1]^d to perturb a frozen zoo victim's "
+        "normalised observation by eps*action, reward = -victim reward "
+        "(kwargs: victim, eps, norm, victim_digest, victim_deterministic)",
+    ),
+)
+
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
 
 GYM_ENVS += tuple(
