@@ -56,6 +56,26 @@ PPO_CLASSIC = dict(
 )
 
 
+ALGOS = ("ppo", "sappo")
+"""``ppo``: vanilla PPO; ``sappo``: SA-PPO (:class:`advrl.agents.sappo.SAPPO`) at the env's
+standard eps, the reference's kappa 0.1 and 10 SGLD steps."""
+
+
+def make_learner(algo: str, env_id: str, venv, seed: int, hparams: dict, sa_kappa: float):
+    """The PPO or SA-PPO learner and the settings its card records."""
+    if algo == "ppo":
+        return PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hparams), {}
+    from advrl.agents.sappo import SAPPO
+    from advrl.bench.cells import STANDARD_EPS
+
+    if env_id not in STANDARD_EPS:
+        known = sorted(STANDARD_EPS)
+        raise ValueError(f"sappo needs a standard eps for {env_id!r}; known: {known}")
+    sa = dict(sa_kappa=sa_kappa, sa_eps=STANDARD_EPS[env_id], sa_steps=10, sa_ramp=0.75)
+    model = SAPPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **sa, **hparams)
+    return model, sa
+
+
 def train(
     env_id: str,
     name: str,
@@ -64,15 +84,19 @@ def train(
     n_envs: int,
     out_dir: Path,
     env_kwargs: dict | None = None,
+    algo: str = "ppo",
+    sa_kappa: float = 0.1,
 ) -> dict:
     th.set_num_threads(1)
+    if algo not in ALGOS:
+        raise ValueError(f"unknown algo {algo!r}; allowed: {list(ALGOS)}")
     env_kwargs = env_kwargs or {}
     # Discrete-action (classic control) tasks get the small fast preset.
     discrete = isinstance(gym.make(env_id, **env_kwargs).action_space, gym.spaces.Discrete)
     hparams = PPO_CLASSIC if discrete else PPO_MUJOCO
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
     venv = VecNormalize(venv, clip_obs=10.0)
-    model = PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hparams)
+    model, extra = make_learner(algo, env_id, venv, seed, hparams, sa_kappa)
     start = time.perf_counter()
     model.learn(steps, progress_bar=False)
     train_seconds = time.perf_counter() - start
@@ -107,6 +131,8 @@ def train(
         "env_id": env_id,
         "env_kwargs": env_kwargs,
         "algo": "PPO",
+        "trainer": algo.upper(),
+        **({"sa_regularizer": extra} if extra else {}),
         "command": "python -m advrl.zoo.train " + shlex.join(sys.argv[1:]),
         "seed": seed,
         "total_timesteps": steps,
@@ -145,8 +171,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"sigma\": 0.2}'"
     )
+    parser.add_argument("--algo", choices=ALGOS, default="ppo", help="ppo or sappo (SA-PPO)")
+    parser.add_argument("--sa-kappa", type=float, default=0.1, help="SA-PPO regulariser weight")
     args = parser.parse_args(argv)
-    card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs)
+    card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs,
+                 args.algo, args.sa_kappa)  # fmt: skip
     print(json.dumps(card["clean_return"]), f"in {card['train_seconds']} s")
 
 

@@ -1,0 +1,74 @@
+"""Train a learned adversary against a zoo victim and write its file and card.
+
+The command that produced each shipped adversary is recorded in its card::
+
+    python -m advrl.attacks.learned.train --kind optimal --victim ppo-hopper --steps 500000
+
+``--eps`` defaults to the victim env's standard budget (``advrl.bench.cells.STANDARD_EPS``);
+the file is written to ``--out`` (default: the shipped folder) as ``<kind>-<victim>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from advrl.attacks.learned.artifacts import ADVERSARY_DIR
+
+Trainer = Callable[..., Any]
+
+
+def _optimal(victim: str, eps: float, steps: int, **kwargs: Any):
+    from advrl.attacks.learned.optimal import train_optimal_attack
+
+    return train_optimal_attack(victim, eps, steps, **kwargs)
+
+
+TRAINERS: dict[str, Trainer] = {"optimal": _optimal}
+"""Learned-attack kind -> ``train(victim, eps, steps, seed=..., ...)`` returning an object
+with ``save(path, command=...)``."""
+
+
+def standard_eps(victim: str) -> float:
+    from advrl.attacks.learned.victims import load_victim
+    from advrl.bench.cells import STANDARD_EPS
+
+    env_id = load_victim(victim).env_id
+    if env_id not in STANDARD_EPS:
+        raise ValueError(
+            f"no standard eps for {env_id!r}; pass --eps (known: {sorted(STANDARD_EPS)})"
+        )
+    return STANDARD_EPS[env_id]
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch as th
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=sorted(TRAINERS), required=True)
+    parser.add_argument("--victim", required=True, help="zoo name or zoo-format .safetensors")
+    parser.add_argument("--eps", type=float, default=None, help="default: the env's standard eps")
+    parser.add_argument("--norm", default="linf", choices=["linf", "l2"])
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ADVERSARY_DIR)
+    parser.add_argument("--name", default=None, help="file stem (default: <kind>-<victim>)")
+    args = parser.parse_args(argv)
+    th.set_num_threads(1)
+    eps = args.eps if args.eps is not None else standard_eps(args.victim)
+    trained = TRAINERS[args.kind](args.victim, eps, args.steps, norm=args.norm, seed=args.seed)
+    name = args.name or f"{args.kind}-{Path(args.victim).stem}"
+    command = "python -m advrl.attacks.learned.train " + shlex.join(sys.argv[1:] if argv is None
+                                                                     else argv)  # fmt: skip
+    path = trained.save(args.out / f"{name}.safetensors", command=command)
+    print(json.dumps({"path": str(path), "train_seconds": trained.card.train_seconds,
+                      "final_adversary_return": trained.card.final_adversary_return}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
