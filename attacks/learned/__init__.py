@@ -21,10 +21,20 @@ from advrl.attacks.learned.optimal import (
     load_optimal_attack,
     train_optimal_attack,
 )
+from advrl.attacks.learned.registry import (
+    ADVERSARY_KINDS,
+    LEARNED_ATTACKS,
+    load_learned_attack,
+    train_adversary,
+)
 from advrl.attacks.learned.victims import load_victim, victim_digest
 
 __all__ = [
     "ADVERSARY_DIR",
+    "ADVERSARY_KINDS",
+    "LEARNED_ATTACKS",
+    "load_learned_attack",
+    "train_adversary",
     "AdversaryCard",
     "ObservationAdversaryEnv",
     "OptimalAttack",

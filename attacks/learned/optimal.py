@@ -189,3 +189,18 @@ def load_optimal_attack(
     policy, card = load_sb3_adversary(path, kind="optimal", victim=victim, eps=eps, norm=norm,
                                       device=device)  # fmt: skip
     return TrainedAdversary(policy, card)
+
+
+def load_attack(
+    path: str | Path,
+    *,
+    attack: str = "optimal",
+    victim: str | None = None,
+    eps: float | None = None,
+    norm: Norm | None = None,
+    device: str = "cpu",
+) -> OptimalAttack:
+    """The registry's loader (:mod:`advrl.attacks.learned.registry`)."""
+    if attack != "optimal":
+        raise ValueError(f"an optimal-attack adversary runs the 'optimal' attack, not {attack!r}")
+    return load_optimal_attack(path, victim=victim, eps=eps, norm=norm, device=device).attack()

@@ -14,24 +14,10 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from advrl.attacks.learned.artifacts import ADVERSARY_DIR
-
-Trainer = Callable[..., Any]
-
-
-def _optimal(victim: str, eps: float, steps: int, **kwargs: Any):
-    from advrl.attacks.learned.optimal import train_optimal_attack
-
-    return train_optimal_attack(victim, eps, steps, **kwargs)
-
-
-TRAINERS: dict[str, Trainer] = {"optimal": _optimal}
-"""Learned-attack kind -> ``train(victim, eps, steps, seed=..., ...)`` returning an object
-with ``save(path, command=...)``."""
+from advrl.attacks.learned.registry import ADVERSARY_KINDS, train_adversary
 
 
 def standard_eps(victim: str) -> float:
@@ -50,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch as th
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=sorted(TRAINERS), required=True)
+    parser.add_argument("--kind", choices=ADVERSARY_KINDS, required=True)
     parser.add_argument("--victim", required=True, help="zoo name or zoo-format .safetensors")
     parser.add_argument("--eps", type=float, default=None, help="default: the env's standard eps")
     parser.add_argument("--norm", default="linf", choices=["linf", "l2"])
@@ -61,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     eps = args.eps if args.eps is not None else standard_eps(args.victim)
-    trained = TRAINERS[args.kind](args.victim, eps, args.steps, norm=args.norm, seed=args.seed)
+    trained = train_adversary(
+        args.kind, args.victim, eps, args.steps, norm=args.norm, seed=args.seed
+    )
     name = args.name or f"{args.kind}-{Path(args.victim).stem}"
     command = "python -m advrl.attacks.learned.train " + shlex.join(sys.argv[1:] if argv is None
                                                                      else argv)  # fmt: skip
