@@ -33,6 +33,8 @@ class SAPPO(PPO):
         sa_steps: SGLD steps of the inner max (the reference: 10).
         sa_ramp: fraction of training over which eps grows from 0 (the reference: 0.75).
         sa_seed: seed of the SGLD noise.
+        sa_horizon: env steps the ramp refers to (default: the current ``learn()`` call's
+            total). Set it when training in several ``learn()`` calls, as ATLA does.
         **kwargs: :class:`stable_baselines3.PPO` arguments.
 
     Example:
@@ -54,6 +56,7 @@ class SAPPO(PPO):
         sa_steps: int = 10,
         sa_ramp: float = 0.75,
         sa_seed: int = 0,
+        sa_horizon: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.sa_kappa = check_real(sa_kappa, "sa_kappa", "a finite number >= 0", lambda k: k >= 0)
@@ -61,6 +64,9 @@ class SAPPO(PPO):
         self.sa_steps = check_positive_int(sa_steps, "sa_steps")
         self.sa_ramp = check_real(sa_ramp, "sa_ramp", "a number in [0, 1]", lambda r: 0 <= r <= 1)
         self.sa_seed = sa_seed
+        self.sa_horizon = (
+            None if sa_horizon is None else check_positive_int(sa_horizon, "sa_horizon")
+        )
         super().__init__(policy, env, **kwargs)
 
     def _setup_model(self) -> None:
@@ -80,7 +86,11 @@ class SAPPO(PPO):
         return policy.action_net(policy.mlp_extractor.forward_actor(features))
 
     def current_sa_eps(self) -> float:
-        return ramped_eps(self.sa_eps, 1.0 - self._current_progress_remaining, self.sa_ramp)
+        if self.sa_horizon is None:
+            progress = 1.0 - self._current_progress_remaining
+        else:
+            progress = self.num_timesteps / self.sa_horizon
+        return ramped_eps(self.sa_eps, progress, self.sa_ramp)
 
     def train(self) -> None:
         """SB3's PPO update, with ``sa_kappa * regulariser`` added to each minibatch loss."""

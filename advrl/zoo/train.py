@@ -56,9 +56,35 @@ PPO_CLASSIC = dict(
 )
 
 
-ALGOS = ("ppo", "sappo")
+ALGOS = ("ppo", "sappo", "atla", "atla-sappo")
 """``ppo``: vanilla PPO; ``sappo``: SA-PPO (:class:`advrl.agents.sappo.SAPPO`) at the env's
-standard eps, the reference's kappa 0.1 and 10 SGLD steps."""
+standard eps, the reference's kappa 0.1 and 10 SGLD steps; ``atla``: ATLA-PPO
+(:class:`advrl.agents.atla.ATLA`, victim and optimal adversary alternating one rollout each,
+``steps`` victim steps); ``atla-sappo``: ATLA with the SA regulariser on the victim."""
+
+
+def standard_eps(env_id: str) -> float:
+    from advrl.bench.cells import STANDARD_EPS
+
+    if env_id not in STANDARD_EPS:
+        known = sorted(STANDARD_EPS)
+        raise ValueError(f"robust training needs a standard eps for {env_id!r}; known: {known}")
+    return STANDARD_EPS[env_id]
+
+
+def train_atla(env_id: str, steps: int, seed: int, n_envs: int, hparams: dict, sa_kappa: float):
+    """Run ATLA for ``steps`` victim steps; returns the victim, its VecNormalize and settings."""
+    from advrl.agents.atla import ATLA
+
+    eps = standard_eps(env_id)
+    adversary_kwargs = {**hparams, "learning_rate": 1e-3}
+    atla = ATLA(env_id, eps, sa_kappa=sa_kappa, total_steps=steps, n_envs=n_envs, seed=seed,
+                victim_kwargs=hparams, adversary_kwargs=adversary_kwargs)  # fmt: skip
+    iterations = max(1, steps // (hparams["n_steps"] * n_envs))
+    atla.learn(iterations)
+    settings = dict(eps=eps, sa_kappa=sa_kappa, iterations=iterations, adversary_learning_rate=1e-3,
+                    adversary_steps=atla.adversary.num_timesteps)  # fmt: skip
+    return atla.victim, atla.vec_normalize, settings
 
 
 def make_learner(algo: str, env_id: str, venv, seed: int, hparams: dict, sa_kappa: float):
@@ -66,12 +92,8 @@ def make_learner(algo: str, env_id: str, venv, seed: int, hparams: dict, sa_kapp
     if algo == "ppo":
         return PPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **hparams), {}
     from advrl.agents.sappo import SAPPO
-    from advrl.bench.cells import STANDARD_EPS
 
-    if env_id not in STANDARD_EPS:
-        known = sorted(STANDARD_EPS)
-        raise ValueError(f"sappo needs a standard eps for {env_id!r}; known: {known}")
-    sa = dict(sa_kappa=sa_kappa, sa_eps=STANDARD_EPS[env_id], sa_steps=10, sa_ramp=0.75)
+    sa = dict(sa_kappa=sa_kappa, sa_eps=standard_eps(env_id), sa_steps=10, sa_ramp=0.75)
     model = SAPPO("MlpPolicy", venv, seed=seed, device="cpu", verbose=0, **sa, **hparams)
     return model, sa
 
@@ -94,11 +116,17 @@ def train(
     # Discrete-action (classic control) tasks get the small fast preset.
     discrete = isinstance(gym.make(env_id, **env_kwargs).action_space, gym.spaces.Discrete)
     hparams = PPO_CLASSIC if discrete else PPO_MUJOCO
-    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
-    venv = VecNormalize(venv, clip_obs=10.0)
-    model, extra = make_learner(algo, env_id, venv, seed, hparams, sa_kappa)
     start = time.perf_counter()
-    model.learn(steps, progress_bar=False)
+    if algo.startswith("atla"):
+        if env_kwargs:
+            raise ValueError(f"{algo} takes no env_kwargs, got {env_kwargs}")
+        kappa = sa_kappa if algo == "atla-sappo" else 0.0
+        model, venv, extra = train_atla(env_id, steps, seed, n_envs, hparams, kappa)
+    else:
+        venv = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+        venv = VecNormalize(venv, clip_obs=10.0)
+        model, extra = make_learner(algo, env_id, venv, seed, hparams, sa_kappa)
+        model.learn(steps, progress_bar=False)
     train_seconds = time.perf_counter() - start
 
     ckpt_path = out_dir / f"{name}.safetensors"
@@ -132,7 +160,7 @@ def train(
         "env_kwargs": env_kwargs,
         "algo": "PPO",
         "trainer": algo.upper(),
-        **({"sa_regularizer": extra} if extra else {}),
+        **({"robust_training": extra} if extra else {}),
         "command": "python -m advrl.zoo.train " + shlex.join(sys.argv[1:]),
         "seed": seed,
         "total_timesteps": steps,
@@ -171,7 +199,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--env-kwargs", type=json.loads, default={}, help="JSON, e.g. '{\"sigma\": 0.2}'"
     )
-    parser.add_argument("--algo", choices=ALGOS, default="ppo", help="ppo or sappo (SA-PPO)")
+    parser.add_argument(
+        "--algo",
+        choices=ALGOS,
+        default="ppo",
+        help="ppo, sappo (SA-PPO), atla (ATLA-PPO) or atla-sappo",
+    )
     parser.add_argument("--sa-kappa", type=float, default=0.1, help="SA-PPO regulariser weight")
     args = parser.parse_args(argv)
     card = train(args.env, args.name, args.steps, args.seed, args.n_envs, args.out, args.env_kwargs,

@@ -41,7 +41,7 @@ def perturbation_from_action(action: np.ndarray, eps: float, norm: Norm) -> np.n
     return project(th.as_tensor(delta)[None], eps, norm)[0].numpy()
 
 
-class ObservationAdversaryEnv(gym.Env, gym.utils.RecordConstructorArgs):
+class ObservationAdversaryEnv(gym.Env):
     """Perturb a frozen victim's observations; reward: minus the victim's reward.
 
     Args:
@@ -74,10 +74,6 @@ class ObservationAdversaryEnv(gym.Env, gym.utils.RecordConstructorArgs):
         victim_digest: str | None = None,
         victim_deterministic: bool = False,
     ) -> None:
-        gym.utils.RecordConstructorArgs.__init__(
-            self, victim=victim, eps=eps, norm=norm, victim_digest=victim_digest,
-            victim_deterministic=victim_deterministic,
-        )  # fmt: skip
         self.eps = check_real(eps, "eps", "a finite number > 0", lambda e: e > 0)
         if norm not in NORMS:
             raise ValueError(f"unknown norm {norm!r}; allowed: {list(NORMS)}")
@@ -104,6 +100,11 @@ class ObservationAdversaryEnv(gym.Env, gym.utils.RecordConstructorArgs):
             self.observation_space = gym.spaces.Box(-clip, clip, shape, np.float32)
         self.action_space = self.make_action_space()
         self._obs_norm: np.ndarray | None = None
+
+    def set_policy(self, policy: TorchPolicy) -> None:
+        """Attack another view of the victim (ATLA refreshes the normaliser's statistics
+        after each victim phase; the weights are shared with the learner already)."""
+        self.policy = policy
 
     def make_action_space(self) -> gym.spaces.Box:
         """The adversary's action space (PA-AD's director acts in another one)."""
