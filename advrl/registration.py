@@ -112,6 +112,14 @@ GYM_ENVS += (
         "normalised observation by eps*action, reward = -victim reward "
         "(kwargs: victim, eps, norm, victim_digest, victim_deterministic)",
     ),
+    EnvEntry(
+        "advrl/DirectionAdversary-v0",
+        "advrl.attacks.learned.paad:DirectionAdversaryEnv",
+        "PA-AD's director game: act with a direction in [-1,1]^k in a frozen zoo victim's "
+        "action space; an actor perturbs its normalised observation within eps to move its "
+        "action that way, reward = -victim reward (kwargs: victim, eps, norm, victim_digest, "
+        "victim_deterministic, actor_steps, step_size, probe, magnitude)",
+    ),
 )
 
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")
