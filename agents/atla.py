@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
+import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
@@ -88,6 +90,10 @@ class ATLA:
         self.env_id = env_id
         task = make_vec_env(env_id, n_envs=n_envs, seed=seed)
         self.vec_normalize = VecNormalize(task, clip_obs=10.0)
+        # VecNormalize keeps the raw space's bounds, but its observations are normalised: the
+        # perturbation wrapper clips to the space, so declare the space they really live in.
+        shape = self.vec_normalize.observation_space.shape
+        self.vec_normalize.observation_space = gym.spaces.Box(-10.0, 10.0, shape, np.float32)
         self.adversary: PPO | None = None
         self._attack = _DeferredAttack(self)
         victim_env = VecPerturbObservation(
