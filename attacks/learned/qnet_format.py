@@ -35,6 +35,8 @@ from advrl.attacks.balls import NORMS
 from advrl.zoo.checkpoint import _check_sizes, atomic_write_bytes
 from advrl.zoo.schema import (
     ACTIVATIONS,
+    MAX_LAYERS,
+    MAX_WIDTH,
     CheckpointError,
     _check_keys,
     _check_layers,
@@ -64,11 +66,22 @@ class QNetwork(th.nn.Module):
     """
 
     def __init__(
-        self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), activation="tanh"
+        self, obs_dim: int, act_dim: int, hidden: Sequence[int] = (64, 64), activation: str = "tanh"
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; allowed: {list(ACTIVATIONS)}")
+        hidden = list(hidden)
+        if len(hidden) > MAX_LAYERS or not all(_is_width(h, MAX_WIDTH) for h in hidden):
+            raise ValueError(
+                f"hidden must be at most {MAX_LAYERS} integer widths in 1..{MAX_WIDTH}, got "
+                f"{hidden!r:.60}"
+            )
+        if not (_is_width(obs_dim, MAX_INPUT) and _is_width(act_dim, MAX_INPUT)):
+            raise ValueError(
+                f"obs_dim and act_dim must be integers in 1..{MAX_INPUT}, got {obs_dim!r}, "
+                f"{act_dim!r}"
+            )
         self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
         self.hidden, self.activation = tuple(int(h) for h in hidden), activation
         layers: list[th.nn.Module] = []
@@ -91,6 +104,10 @@ class QNetwork(th.nn.Module):
         """The architecture fields of a critic file's header."""
         return dict(obs_dim=self.obs_dim, act_dim=self.act_dim, hidden=list(self.hidden),
                     activation=self.activation)  # fmt: skip
+
+
+def _is_width(value: Any, largest: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= largest
 
 
 def _tensor_table(header: dict[str, Any]) -> dict[str, tuple[tuple[int, ...], str]]:

@@ -349,23 +349,36 @@ def load_critic(
     device: str = "cpu",
 ) -> TrainedCritic:
     """Load a Robust Sarsa critic; a file trained for another victim or budget is refused
-    (both named) from its header alone, before the weights are read."""
+    (both named) from its header alone, before the weights are read.
+
+    Raises:
+        CheckpointError: a corrupt, oversized or disallowed file (see
+            :mod:`~advrl.attacks.learned.qnet_format`).
+        ValueError: trained for another victim (by digest), eps or norm.
+    """
     path = Path(path)
     header = read_header(path)
     check_budget_matches(header, eps, norm, f"critic {str(path)!r}")
     if victim is not None:
         check_same_victim(victim, header["victim"], header["victim_digest"])
     q_net, header = load_qnet(path, device=device)
-    fields_ = read_card(path.with_suffix(".json"))
+    record = read_card(path.with_suffix(".json"))  # how it was trained: informative only
+
+    def field(key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = record.get(key, default)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else default
+
     card = AdversaryCard(
         kind="rs", victim=header["victim"], victim_digest=header["victim_digest"],
-        eps=header["eps"], norm=header["norm"], env_id=str(fields_.get("env_id", "")),
-        env_kwargs=dict(fields_.get("env_kwargs", {})), steps=int(fields_.get("steps", 0)),
-        seed=int(fields_.get("seed", 0)), train_seconds=fields_.get("train_seconds"),
-        hyperparameters=dict(fields_.get("hyperparameters", {})),
-        policy_kwargs={"net_arch": list(q_net.hidden)}, command=str(fields_.get("command", "")),
+        eps=header["eps"], norm=header["norm"], env_id=field("env_id", str, ""),
+        env_kwargs=field("env_kwargs", dict, {}), steps=field("steps", int, 0),
+        seed=field("seed", int, 0), train_seconds=field("train_seconds", (int, float), None),
+        hyperparameters=field("hyperparameters", dict, {}),
+        policy_kwargs={"net_arch": list(q_net.hidden),
+                       "activation_fn": ACTIVATIONS[q_net.activation]},
+        command=field("command", str, ""),
     )  # fmt: skip
-    return TrainedCritic(q_net, card, list(fields_.get("history", [])))
+    return TrainedCritic(q_net, card, field("history", list, []))
 
 
 def load_attack(

@@ -260,6 +260,14 @@ def test_training_is_seeded(hopper_critic):
         th.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("hidden", [(0,), (-3,), (2.5,), (True,), (8,) * 9, (2000,)])
+def test_a_critic_refuses_bad_widths(hidden):
+    with pytest.raises(ValueError, match="hidden must be at most 8 integer widths"):
+        QNetwork(3, 1, hidden=hidden)
+    with pytest.raises(ValueError, match="hidden must be at most 8 integer widths"):
+        train_robust_sarsa("ppo-hopper", EPS, 64, hidden=hidden)
+
+
 def test_training_input_errors_come_before_any_env():
     with pytest.raises(TypeError, match="unknown Robust Sarsa settings.*allowed"):
         train_robust_sarsa("ppo-hopper", EPS, 64, sarsa_epz=0.1)
@@ -307,6 +315,20 @@ def test_a_file_for_another_victim_or_budget_is_refused_naming_both(hopper_criti
         load_attack(path, victim="ppo-hopper", eps=EPS, norm="l2")
     with pytest.raises(ValueError, match=r"runs \['rs', 'rs_mad'\], not 'optimal'"):
         load_attack(path, attack="optimal")
+
+
+def test_a_loaded_critic_resaves_and_ignores_a_malformed_card(hopper_critic, tmp_path):
+    critic, path = hopper_critic
+    copy = critic.save(tmp_path / "rs-ppo-hopper.safetensors")
+    record = json.loads(copy.with_suffix(".json").read_text())
+    record.update(steps="many", env_kwargs=[1], history=None)
+    copy.with_suffix(".json").write_text(json.dumps(record))
+    loaded = rs.load_critic(copy, victim="ppo-hopper", eps=EPS)
+    assert (loaded.card.steps, loaded.card.env_kwargs, loaded.history) == (0, {}, [])
+    assert loaded.card.policy_kwargs["activation_fn"] is th.nn.Tanh
+    again = loaded.save(tmp_path / "again.safetensors")
+    assert json.loads(again.with_suffix(".json").read_text())["policy_kwargs"] == {
+        "net_arch": [64, 64], "activation_fn": "tanh"}  # fmt: skip
 
 
 GOOD_HEADER = dict(kind="rs", victim="ppo-hopper", victim_digest="0123456789abcdef", eps=0.075,
