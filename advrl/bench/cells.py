@@ -6,7 +6,8 @@ import hashlib
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 STANDARD_EPS: dict[str, float] = {
@@ -35,7 +36,9 @@ def config_key(prefix: str, config: dict[str, Any]) -> str:
 class Cell:
     """One evaluation: a zoo policy under one attack at one budget and seed.
 
-    ``attack="none"`` (or ``eps=0``) is the clean baseline.
+    ``attack="none"`` (or ``eps=0``) is the clean baseline. A learned attack
+    (``advrl.attacks.learned.LEARNED_ATTACKS``: optimal, rs, rs_mad, paad) runs on the
+    adversary file ``adversary``, or on the shipped adversary of the policy when it is None.
     """
 
     policy: str
@@ -46,6 +49,12 @@ class Cell:
     episodes: int = 50
     norm: str = "linf"
     n_envs: int = 10
+    adversary: str | None = None
+    """A learned attack's adversary file; relative paths are resolved against ``run_dir``.
+    Left out of the config when None, so the keys of other cells never change."""
+    run_dir: str | None = field(default=None, compare=False, repr=False)
+    """The run directory a relative ``adversary`` lives in: where the cell runs, not what it
+    computes, so it is never part of the config or the key (a moved run still resumes)."""
 
     def __post_init__(self) -> None:
         from advrl.attacks.balls import NORMS
@@ -58,6 +67,14 @@ class Cell:
             raise ValueError(
                 f"episodes and n_envs must be >= 1, got {self.episodes}, {self.n_envs}"
             )
+        if self.adversary is not None:
+            from advrl.attacks.learned.registry import LEARNED_ATTACKS
+
+            if self.attack not in LEARNED_ATTACKS:
+                raise ValueError(
+                    f"an adversary file applies to learned attacks ({sorted(LEARNED_ATTACKS)}) "
+                    f"only, not to {self.attack!r}"
+                )
 
     @property
     def clean(self) -> bool:
@@ -70,17 +87,51 @@ class Cell:
         return f"{self.policy} {self.attack} eps={self.eps:g}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
+        config = {"kind": self.kind, **asdict(self)}
+        del config["run_dir"]
+        if self.adversary is None:
+            del config["adversary"]
+        return config
+
+    def adversary_path(self) -> Path | None:
+        """The adversary file (None: the shipped one), which must exist.
+
+        Raises:
+            FileNotFoundError: naming the file, rather than attacking with nothing.
+        """
+        if self.adversary is None:
+            return None
+        path = Path(self.adversary)
+        if not path.is_absolute() and self.run_dir is not None:
+            path = Path(self.run_dir) / path
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"cell {self.key}: the {self.attack!r} adversary file {str(path)!r} is missing; "
+                "train it first (the leaderboard's adversary cells write it)"
+            )
+        return path
+
+    def make_attack(self):
+        """The attack this cell runs (None when clean); a learned one is loaded from its file."""
+        from advrl.attacks import make_attack
+        from advrl.attacks.learned.registry import LEARNED_ATTACKS, load_learned_attack
+
+        if self.clean:
+            return None
+        if self.attack in LEARNED_ATTACKS:
+            return load_learned_attack(self.attack, victim=self.policy, eps=self.eps,
+                                       norm=self.norm, path=self.adversary_path())  # fmt: skip
+        return make_attack(self.attack, self.eps, self.norm)
 
     def run(self) -> dict[str, Any]:
         """Evaluate: load the zoo policy, attack it, return the episode statistics."""
         import numpy as np
 
         import advrl.zoo
-        from advrl.attacks import evaluate_under_attack, make_attack
+        from advrl.attacks import evaluate_under_attack
 
+        attack = self.make_attack()  # first: a missing adversary fails before any episode
         victim = advrl.zoo.load(self.policy)
-        attack = None if self.clean else make_attack(self.attack, self.eps, self.norm)
         n_envs = min(self.n_envs, self.episodes)
         result = evaluate_under_attack(
             victim, self.env, attack, self.episodes, n_envs=n_envs, seed=self.seed
@@ -112,6 +163,51 @@ def env_of(policy: str) -> str:
     return card["env_id"]
 
 
+def shipped_adversary_problem(attack: str, policy: str, eps: float, norm: str) -> str | None:
+    """Why the shipped adversary of learned ``attack`` cannot attack ``policy`` at this
+    budget (none shipped, another eps or norm, another checkpoint), or None if it can.
+
+    Reads the adversary's card only; the loader checks the file itself when the cell runs.
+    """
+    from advrl.attacks.learned.artifacts import shipped_adversaries, shipped_path
+    from advrl.attacks.learned.registry import check_learned_attack
+    from advrl.attacks.learned.victims import victim_digest
+    from advrl.zoo.checkpoint import read_card
+
+    kind = check_learned_attack(attack).adversary
+    path = shipped_path(kind, policy)
+    if not path.is_file():
+        return f"no shipped {kind!r} adversary for {policy!r} (shipped: {shipped_adversaries()})"
+    card = read_card(path.with_suffix(".json"))
+    trained_eps, trained_norm = card.get("eps"), card.get("norm")
+    same_eps = isinstance(trained_eps, int | float) and math.isclose(trained_eps, eps)
+    if not same_eps or trained_norm != norm:
+        return (
+            f"the shipped {kind!r} adversary for {policy!r} was trained for eps={trained_eps}, "
+            f"norm={trained_norm!r}, not eps={eps:g}, norm={norm!r}"
+        )
+    digest = card.get("victim_digest")
+    if digest is not None and digest != victim_digest(policy):
+        return (
+            f"the shipped {kind!r} adversary for {policy!r} was trained for another checkpoint "
+            f"of it (digest {digest}, now {victim_digest(policy)})"
+        )
+    return None
+
+
+def check_attack_names(attacks: Sequence[str]) -> None:
+    """Raise a clear error for a name that is neither an attack, a learned attack nor "none"."""
+    from advrl.attacks import ATTACKS
+    from advrl.attacks.learned.registry import LEARNED_ATTACKS
+
+    for name in attacks:
+        if name != "none" and name not in ATTACKS and name not in LEARNED_ATTACKS:
+            raise ValueError(
+                f"unknown attack {name!r}; allowed: {sorted(ATTACKS)}, the learned attacks "
+                f"{sorted(LEARNED_ATTACKS)}, or 'none'"
+            )
+
+
 def attack_suite(
     policies: list[str],
     attacks: list[str],
@@ -123,13 +219,12 @@ def attack_suite(
 ) -> list[Cell]:
     """Every policy x attack x eps x seed, plus one clean cell per policy and seed.
 
-    ``eps=None`` uses each env's standard budget (:data:`STANDARD_EPS`).
+    ``eps=None`` uses each env's standard budget (:data:`STANDARD_EPS`). Learned attacks
+    run on the policy's shipped adversary, which must exist for that budget (checked here).
     """
-    from advrl.attacks import ATTACKS
+    from advrl.attacks.learned.registry import LEARNED_ATTACKS
 
-    for name in attacks:
-        if name != "none" and name not in ATTACKS:
-            raise ValueError(f"unknown attack {name!r}; allowed: {sorted(ATTACKS)} or 'none'")
+    check_attack_names(attacks)
     cells: list[Cell] = []
     for policy in policies:
         env = env_of(policy)
@@ -141,14 +236,37 @@ def attack_suite(
                     continue
                 for e in budgets:
                     if e != 0:  # eps = 0 is the clean cell, already added; Cell rejects eps < 0
-                        cells.append(
-                            Cell(policy, env, attack, float(e), seed, episodes, norm, n_envs)
-                        )
+                        cell = Cell(policy, env, attack, float(e), seed, episodes, norm, n_envs)
+                        if attack in LEARNED_ATTACKS:
+                            problem = shipped_adversary_problem(attack, policy, cell.eps, norm)
+                            if problem is not None:
+                                raise ValueError(f"attack {attack!r}: {problem}")
+                        cells.append(cell)
     return cells
 
 
+QUICK_POLICIES = ("ppo-halfcheetah", "ppo-hopper")
+
+
+def quick_learned_attacks(policy: str) -> tuple[list[str], dict[str, str]]:
+    """The learned attacks ``bench quick`` runs on ``policy`` (those with a shipped adversary
+    for its standard eps), and why each other one is left out."""
+    from advrl.attacks.learned.registry import LEARNED_ATTACKS
+
+    eps = STANDARD_EPS[env_of(policy)]
+    problems = {a: shipped_adversary_problem(a, policy, eps, "linf") for a in LEARNED_ATTACKS}
+    return [a for a, p in problems.items() if p is None], {
+        a: p for a, p in problems.items() if p is not None
+    }
+
+
 def quick_suite(episodes: int = 10) -> list[Cell]:
-    """The main job: two shipped MuJoCo policies against every attack at the standard eps."""
-    return attack_suite(
-        ["ppo-halfcheetah", "ppo-hopper"], list(CONTINUOUS_ATTACKS), episodes=episodes, n_envs=10
-    )
+    """The main job: two shipped MuJoCo policies against every attack at the standard eps,
+    and the learned attacks whose adversaries are shipped for them."""
+    cells: list[Cell] = []
+    for policy in QUICK_POLICIES:
+        learned, _ = quick_learned_attacks(policy)
+        cells += attack_suite(
+            [policy], [*CONTINUOUS_ATTACKS, *learned], episodes=episodes, n_envs=10
+        )
+    return cells
