@@ -7,7 +7,10 @@ Example:
     True
 """
 
+from advrl.bench.adversaries import TrainAdversaryCell
 from advrl.bench.cells import STANDARD_EPS, Cell, attack_suite, quick_suite
+from advrl.bench.leaderboard import LeaderboardSuite, leaderboard_suite, run_leaderboard
+from advrl.bench.leaderboard_report import write_leaderboard_report
 from advrl.bench.report import rows, write_reports
 from advrl.bench.runner import RunSummary, run_cell, run_suite
 from advrl.bench.store import ResultsStore
@@ -15,12 +18,17 @@ from advrl.bench.store import ResultsStore
 __all__ = [
     "STANDARD_EPS",
     "Cell",
+    "LeaderboardSuite",
     "ResultsStore",
     "RunSummary",
+    "TrainAdversaryCell",
     "attack_suite",
+    "leaderboard_suite",
     "quick_suite",
     "rows",
     "run_cell",
+    "run_leaderboard",
     "run_suite",
+    "write_leaderboard_report",
     "write_reports",
 ]
