@@ -18,6 +18,9 @@ from pathlib import Path
 
 # Literals so `--help` needs no import (tests check they match the library's lists).
 SMOOTHED_POLICIES = ("ppo-cartpole-smooth-sigma0.2",)
+DEFENSES = ("ppo", "sappo", "atla", "smooth")
+LEADERBOARD_ENVS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5")
+LEADERBOARD_ATTACKS = ("uniform", "critic", "mad", "pgd", "rs", "rs_mad", "optimal", "paad")
 NORMS = ("linf", "l2")
 BACKENDS = ("local", "ray")
 CERTIFY_METHODS = ("dkw", "clopper_pearson")
@@ -104,6 +107,44 @@ class QuickArgs:
     out: Path = _help("run directory", default=Path("runs/quick"))
     episodes: int = _help("episodes per cell", parse=POSITIVE, default=10)
     backend: str = _backend()
+    workers: int | None = _workers()
+
+
+@dataclass
+class LeaderboardArgs:
+    """The robustness leaderboard: defenses x attacks (learned ones included) at the standard
+    eps, natural return and the worst case per victim; adversaries are trained as cells."""
+
+    envs: list[str] = _help("MuJoCo tasks", default_factory=lambda: list(LEADERBOARD_ENVS))
+    defenses: list[str] = _help(
+        "zoo victims <defense>-<env>; smooth: the env's smoothed PPO policies, where shipped",
+        choices=DEFENSES, default_factory=lambda: ["ppo", "sappo", "atla"],
+    )  # fmt: skip
+    attacks: list[str] = _help(
+        "attack and learned-attack names", default_factory=lambda: list(LEADERBOARD_ATTACKS)
+    )
+    eps: float | None = _help(
+        "budget for every victim (default: each env's standard eps)", parse=finite_float,
+        default=None,
+    )  # fmt: skip
+    seeds: list[int] = _help(
+        "evaluation seeds (each trains its own adversaries)", parse=COUNT,
+        default_factory=lambda: [0],
+    )  # fmt: skip
+    episodes: int = _help("deterministic episodes per cell", parse=POSITIVE, default=50)
+    adversary_steps: int = _help(
+        "training steps per learned adversary", parse=POSITIVE, default=1_000_000
+    )
+    use_shipped: bool = _help(
+        "attack with a victim's shipped adversary where one fits instead of training one",
+        default=True,
+    )
+    n_envs: int = _help("parallel envs per evaluation cell", parse=POSITIVE, default=10)
+    out: Path = _help(
+        "run directory (rerun the same command to resume)", default=Path("runs/leaderboard")
+    )
+    backend: str = _backend()
+    address: str | None = _help("Ray cluster address (ray backend)", default=None)
     workers: int | None = _workers()
 
 
@@ -261,7 +302,10 @@ def add_dataclass_args(parser: argparse.ArgumentParser, cls: type) -> None:
         if origin is list:
             kwargs["nargs"] = "+"
             hint = typing.get_args(hint)[0]
-        kwargs["type"] = f.metadata.get("parse") or hint
+        if hint is bool:  # --flag / --no-flag
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = f.metadata.get("parse") or hint
         if f.metadata.get("choices"):
             kwargs["choices"] = f.metadata["choices"]
         if f.default is not dataclasses.MISSING:
