@@ -26,11 +26,11 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from advrl.agents.sappo import SAPPO
 from advrl.attacks.base import check_positive_int, check_real
-from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
 from advrl.attacks.learned.optimal import OptimalAttack
 from advrl.attacks.wrappers import VecPerturbObservation
 from advrl.policies import NoVictim, from_sb3
@@ -109,7 +109,9 @@ class ATLA:
         else:
             self.victim = PPO("MlpPolicy", victim_env, seed=seed, device=device, **victim_kwargs)
         live = _LiveVictim(self.victim, self.vec_normalize, env_id, {})
-        adversary_env = DummyVecEnv([lambda: ObservationAdversaryEnv(live, eps=self.eps)] * n_envs)
+        adversary_env = VecObservationAdversary(
+            [lambda: ObservationAdversaryEnv(live, eps=self.eps)] * n_envs
+        )
         adversary_env.seed(seed + 100_000)
         adversary_env = VecNormalize(VecMonitor(adversary_env), norm_obs=False, norm_reward=True)
         self.adversary_env = adversary_env

@@ -8,7 +8,7 @@ gradient attacks.
 
 from __future__ import annotations
 
-from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
 from advrl.attacks.learned.artifacts import (
     ADVERSARY_DIR,
     AdversaryCard,
@@ -39,6 +39,7 @@ __all__ = [
     "ObservationAdversaryEnv",
     "OptimalAttack",
     "TrainedAdversary",
+    "VecObservationAdversary",
     "load_optimal_attack",
     "load_victim",
     "shipped_adversaries",

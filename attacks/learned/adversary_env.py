@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 import torch as th
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from advrl.attacks.balls import NORMS, project
 from advrl.attacks.base import check_bool, check_real
@@ -34,11 +35,12 @@ class Victim(Protocol):
 
 
 def perturbation_from_action(action: np.ndarray, eps: float, norm: Norm) -> np.ndarray:
-    """Map an adversary action in ``[-1, 1]^d`` onto the eps-ball (clipped first)."""
+    """Map adversary actions in ``[-1, 1]^d`` (last axis) onto the eps-ball (clipped first)."""
     delta = eps * np.clip(action, -1.0, 1.0)
     if norm == "linf":
         return delta
-    return project(th.as_tensor(delta)[None], eps, norm)[0].numpy()
+    batch = th.as_tensor(delta).reshape(-1, delta.shape[-1])
+    return project(batch, eps, norm).reshape(delta.shape).numpy()
 
 
 class ObservationAdversaryEnv(gym.Env):
@@ -111,57 +113,123 @@ class ObservationAdversaryEnv(gym.Env):
         return gym.spaces.Box(-1.0, 1.0, self.observation_space.shape, np.float32)
 
     def perturbation(self, action: np.ndarray, obs_norm: th.Tensor) -> th.Tensor:
-        """The perturbation, in the victim's normalised space, that ``action`` asks for."""
-        delta = perturbation_from_action(np.asarray(action, dtype=np.float64), self.eps, self.norm)
-        return th.as_tensor(delta, dtype=obs_norm.dtype)[None]
+        """The perturbations, in the victim's normalised space, that a batch of actions
+        (shape (batch, *action_shape)) asks for at ``obs_norm`` (shape (batch, obs_dim))."""
+        action = np.asarray(action, dtype=np.float64).reshape(obs_norm.shape[0], -1)
+        delta = perturbation_from_action(action, self.eps, self.norm)
+        return th.as_tensor(delta, dtype=obs_norm.dtype, device=obs_norm.device)
 
-    def _normalise(self, raw: np.ndarray) -> th.Tensor:
-        raw_t = th.as_tensor(raw, dtype=th.float32, device=self.policy.device)[None]
+    # Batched internals, shared by this env (batch of one) and VecObservationAdversary.
+
+    def normalise(self, raw: np.ndarray) -> th.Tensor:
+        """Raw task observations (batch, obs_dim) -> the victim's normalised ones."""
+        raw_t = th.as_tensor(raw, dtype=th.float32, device=self.policy.device)
         with th.no_grad():
             return self.policy.normalize(raw_t)
 
-    def _victim_action(self, obs: th.Tensor) -> np.ndarray:
+    def perturbed(self, action: np.ndarray, clean: th.Tensor) -> th.Tensor:
+        """What the victim sees: clean + perturbation, clipped as VecNormalize clips."""
+        out = clean + self.perturbation(action, clean)
+        clip = getattr(getattr(self.policy, "normalizer", None), "clip", None)
+        return out if clip is None else out.clamp(-clip, clip)
+
+    def victim_actions(self, obs: th.Tensor, rngs: list[np.random.Generator]) -> np.ndarray:
+        """The victim's actions on a batch, sampled with one generator per row unless
+        ``victim_deterministic``."""
         policy = self.policy
         with th.no_grad():
             if policy.is_discrete:
-                logits = policy.action_logits(obs)[0]
+                logits = policy.action_logits(obs)
                 if self.victim_deterministic:
-                    return np.asarray(int(logits.argmax()))
+                    return logits.argmax(-1).cpu().numpy()
                 probs = th.softmax(logits.double(), -1).cpu().numpy()
-                return np.asarray(self.np_random.choice(len(probs), p=probs / probs.sum()))
-            mean = policy.action(obs)[0].cpu().numpy()
+                pairs = zip(rngs, probs, strict=True)
+                return np.array([rng.choice(p.size, p=p / p.sum()) for rng, p in pairs])
+            mean = policy.action(obs).cpu().numpy()
             if not self.victim_deterministic:
-                std = policy.action_std(obs)[0].cpu().numpy()
-                mean = mean + std * self.np_random.standard_normal(mean.shape)
+                std = policy.action_std(obs).cpu().numpy()
+                noise = np.stack([rng.standard_normal(mean.shape[1:]) for rng in rngs])
+                mean = mean + std * noise
         space = self.task.action_space
         return np.clip(mean, space.low, space.high).astype(space.dtype)
+
+    def advance(self, victim_action: np.ndarray, clean: th.Tensor, perturbed: th.Tensor):
+        """Step the task with the victim's action; the adversary's reward and info."""
+        raw, reward, terminated, truncated, info = self.task.step(victim_action)
+        info = dict(info)
+        info["reward_victim"] = float(reward)
+        info["obs_clean"] = clean.cpu().numpy()
+        info["attack_norm"] = _norm(perturbed - clean, self.norm)
+        return raw, -float(reward), terminated, truncated, info
+
+    def set_observation(self, obs_norm: th.Tensor) -> np.ndarray:
+        """Remember the current normalised observation (1, obs_dim); the adversary's view."""
+        self._obs_norm = obs_norm
+        return obs_norm[0].cpu().numpy().astype(np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         raw, info = self.task.reset(seed=seed, options=options)
-        self._obs_norm = self._normalise(raw)
-        return self._obs_norm[0].cpu().numpy().astype(np.float32), info
+        return self.set_observation(self.normalise(raw[None])), info
 
     def step(self, action: np.ndarray):
         if self._obs_norm is None:
             raise RuntimeError("call reset() before step()")
         clean = self._obs_norm
-        delta = self.perturbation(action, clean)
-        clip = getattr(getattr(self.policy, "normalizer", None), "clip", None)
-        perturbed = clean + delta
-        if clip is not None:  # as VecNormalize clips the victim's input
-            perturbed = perturbed.clamp(-clip, clip)
-        raw, reward, terminated, truncated, info = self.task.step(self._victim_action(perturbed))
-        info = dict(info)
-        info["reward_victim"] = float(reward)
-        info["obs_clean"] = clean[0].cpu().numpy()
-        info["attack_norm"] = float(_norm(perturbed - clean, self.norm))
-        self._obs_norm = self._normalise(raw)
-        obs = self._obs_norm[0].cpu().numpy().astype(np.float32)
-        return obs, -float(reward), terminated, truncated, info
+        seen = self.perturbed(np.asarray(action)[None], clean)
+        victim_action = self.victim_actions(seen, [self.np_random])[0]
+        raw, reward, terminated, truncated, info = self.advance(victim_action, clean[0], seen[0])
+        return self.set_observation(self.normalise(raw[None])), reward, terminated, truncated, info
 
     def close(self) -> None:
         self.task.close()
+
+
+class VecObservationAdversary(DummyVecEnv):
+    """The same game for ``n`` envs with one victim call per step for all of them.
+
+    Each env keeps its own generator and task, so env ``i`` follows exactly the trajectory
+    of a single :class:`ObservationAdversaryEnv` seeded alike (tested); only the victim's
+    forward passes (normalise, act) are batched. Episode ends reset as DummyVecEnv does.
+
+    Args:
+        env_fns: factories of :class:`ObservationAdversaryEnv` (no wrappers: episode
+            statistics come from a ``VecMonitor`` on top).
+    """
+
+    def __init__(self, env_fns: list) -> None:
+        super().__init__(env_fns)
+        for env in self.envs:
+            if not isinstance(env, ObservationAdversaryEnv):
+                raise TypeError(
+                    "VecObservationAdversary needs unwrapped ObservationAdversaryEnv "
+                    f"instances, got {type(env).__name__}; put a VecMonitor on top instead"
+                )
+
+    def step_wait(self):
+        envs: list[ObservationAdversaryEnv] = self.envs  # type: ignore[assignment]
+        if any(env._obs_norm is None for env in envs):
+            raise RuntimeError("call reset() before step()")
+        first = envs[0]
+        clean = th.cat([env._obs_norm for env in envs])
+        seen = first.perturbed(self.actions, clean)
+        victim_actions = first.victim_actions(seen, [env.np_random for env in envs])
+        raws = []
+        for i, env in enumerate(envs):
+            raw, reward, terminated, truncated, info = env.advance(victim_actions[i], clean[i],
+                                                                   seen[i])  # fmt: skip
+            self.buf_rews[i], self.buf_dones[i] = reward, terminated or truncated
+            info["TimeLimit.truncated"] = truncated and not terminated
+            if self.buf_dones[i]:
+                info["terminal_observation"] = first.normalise(raw[None])[0].cpu().numpy()
+                raw, self.reset_infos[i] = env.task.reset()
+            self.buf_infos[i] = info
+            raws.append(raw)
+        normalised = first.normalise(np.stack(raws))
+        for i, env in enumerate(envs):
+            self._save_obs(i, env.set_observation(normalised[i : i + 1]))
+        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), \
+            list(self.buf_infos)  # fmt: skip
 
 
 def _norm(delta: th.Tensor, norm: Norm) -> float:

@@ -17,9 +17,8 @@ import numpy as np
 import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from advrl.attacks.balls import project
 from advrl.attacks.base import Attack, check_bool
@@ -147,16 +146,18 @@ def train_optimal_attack(
     reference's ``norm_rewards: returns``); observations are already the victim's
     normalised ones.
     """
-    from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+    from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
 
     digest = victim_digest(victim)
     env_kwargs = dict(victim=victim, eps=float(eps), norm=norm, victim_digest=digest,
                       victim_deterministic=victim_deterministic)  # fmt: skip
-    ObservationAdversaryEnv(**env_kwargs).close()  # validate before building n_envs
-    venv = VecNormalize(
-        make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs),
-        norm_obs=False, norm_reward=True,
-    )  # fmt: skip
+    first = ObservationAdversaryEnv(**env_kwargs)  # validates before n_envs are built
+    # One batched victim call per step for all envs (the env's VecEnv twin; same trajectories).
+    envs = VecObservationAdversary(
+        [lambda: first] + [lambda: ObservationAdversaryEnv(**env_kwargs)] * (n_envs - 1)
+    )
+    envs.seed(seed)
+    venv = VecNormalize(VecMonitor(envs), norm_obs=False, norm_reward=True)
     hparams = {**PPO_ADVERSARY, **ppo_kwargs}
     model = PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0, **hparams)
     start = time.perf_counter()

@@ -165,3 +165,33 @@ def test_the_training_command_writes_file_and_card(tmp_path):
     assert card["eps"] == 0.5  # CartPole's standard eps
     assert card["command"].startswith("python -m advrl.attacks.learned.train --kind optimal")
     load_optimal_attack(tmp_path / "optimal-ppo-cartpole.safetensors", victim="ppo-cartpole")
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_the_batched_twin_follows_the_single_env_trajectories(deterministic):
+    from advrl.attacks.learned import VecObservationAdversary
+
+    kwargs = dict(victim="ppo-hopper", eps=1.0, victim_deterministic=deterministic)
+    venv = VecObservationAdversary([lambda: ObservationAdversaryEnv(**kwargs)] * 2)
+    venv.seed(11)
+    singles = [ObservationAdversaryEnv(**kwargs) for _ in range(2)]
+    obs = venv.reset()
+    for i, env in enumerate(singles):
+        np.testing.assert_allclose(obs[i], env.reset(seed=11 + i)[0], rtol=1e-6)
+    rng = np.random.default_rng(0)
+    ended = 0
+    for _ in range(150):  # long enough for episode ends (Hopper falls at eps 1)
+        actions = rng.uniform(-1, 1, (2, 11)).astype(np.float32)
+        obs, rewards, dones, infos = venv.step(actions)
+        for i, env in enumerate(singles):
+            o, r, terminated, truncated, info = env.step(actions[i])
+            assert r == pytest.approx(rewards[i], rel=1e-4, abs=1e-4)
+            assert dones[i] == (terminated or truncated)
+            assert infos[i]["attack_norm"] == pytest.approx(info["attack_norm"], rel=1e-4)
+            if dones[i]:
+                ended += 1
+                np.testing.assert_allclose(infos[i]["terminal_observation"], o, atol=1e-4)
+                o, _ = env.reset()
+            # Batched matmuls round differently from one-row ones (1e-6): allow for it.
+            np.testing.assert_allclose(obs[i], o, rtol=1e-4, atol=1e-4)
+    assert ended > 0
