@@ -27,7 +27,8 @@ class RobustSarsaAttack(PGD):
 
     Args:
         eps: ball radius in the victim's input space. norm: ``"linf"`` or ``"l2"``.
-        q_net: the critic (:func:`train_robust_sarsa`, :func:`load_attack`).
+        q_net: the critic (:func:`~advrl.attacks.learned.robust_sarsa.train_robust_sarsa`,
+            :func:`~advrl.attacks.learned.robust_sarsa.load_attack`).
         steps: PGD steps (default 10). step_size: default ``eps / steps``.
         action_ratio: weight ``r`` of the MAD term (0 here; :class:`RobustSarsaMAD`: 0.5).
 
