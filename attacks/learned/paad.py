@@ -53,10 +53,9 @@ import torch as th
 import torch.nn.functional as F
 from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from advrl.attacks.balls import project, uniform_in_ball, unit_direction
 from advrl.attacks.base import (
@@ -67,7 +66,7 @@ from advrl.attacks.base import (
     check_positive_int,
     check_real,
 )
-from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
 from advrl.attacks.learned.artifacts import AdversaryCard, load_sb3_adversary
 from advrl.attacks.learned.optimal import TrainedAdversary, adversary_mean
 from advrl.attacks.learned.victims import victim_digest
@@ -226,22 +225,22 @@ class DirectionAdversaryEnv(ObservationAdversaryEnv):
         # Build (and so validate) the actor before the parent loads the victim.
         self.actor = DirectionActor(eps, norm, actor_steps, step_size, probe, magnitude)
         super().__init__(victim, eps, norm, victim_digest, victim_deterministic)
-        gym.utils.RecordConstructorArgs.__init__(
-            self, victim=victim, eps=eps, norm=norm, victim_digest=victim_digest,
-            victim_deterministic=victim_deterministic, actor_steps=actor_steps,
-            step_size=step_size, probe=probe, magnitude=magnitude,
-        )  # fmt: skip
 
     def make_action_space(self) -> gym.spaces.Box:
         return gym.spaces.Box(-1.0, 1.0, (direction_dim(self.policy),), np.float32)
 
     def perturbation(self, action: np.ndarray, obs_norm: th.Tensor) -> th.Tensor:
-        direction = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        direction_t = th.as_tensor(direction, dtype=obs_norm.dtype, device=obs_norm.device)
-        # A fresh generator from the env's np_random: seeded by reset(seed=), and pickled
-        # with the env (a stored torch.Generator would be one more state to keep in step).
-        generator = th.Generator().manual_seed(int(self.np_random.integers(2**62)))
-        return self.actor(obs_norm, self.policy, direction_t[None], generator) - obs_norm
+        """The actor's perturbations for directions (batch, k) at ``obs_norm`` (batch, d)."""
+        action = np.asarray(action, dtype=np.float64).reshape(obs_norm.shape[0], -1)
+        direction = th.as_tensor(np.clip(action, -1.0, 1.0), dtype=obs_norm.dtype,
+                                 device=obs_norm.device)  # fmt: skip
+        # The probe's generator comes fresh from np_random (seeded by reset(seed=), pickled
+        # with the env). In VecObservationAdversary the first env's serves the whole batch,
+        # so with probe > 0 only env 0 follows its single-env twin exactly.
+        generator = None
+        if self.actor.probe > 0:
+            generator = th.Generator().manual_seed(int(self.np_random.integers(2**62)))
+        return self.actor(obs_norm, self.policy, direction, generator) - obs_norm
 
 
 class PAADAttack(Attack):
@@ -363,11 +362,13 @@ def train_paad(
     env_kwargs = dict(victim=victim, eps=float(eps), norm=norm, victim_digest=digest,
                       victim_deterministic=victim_deterministic, actor_steps=actor_steps,
                       step_size=step_size, probe=probe, magnitude=magnitude)  # fmt: skip
-    DirectionAdversaryEnv(**env_kwargs).close()  # validate before building n_envs
-    venv = VecNormalize(
-        make_vec_env(ENV_ID, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs),
-        norm_obs=False, norm_reward=True,
-    )  # fmt: skip
+    first = DirectionAdversaryEnv(**env_kwargs)  # validates before n_envs are built
+    # One batched victim and actor call per step for all envs.
+    envs = VecObservationAdversary(
+        [lambda: first] + [lambda: DirectionAdversaryEnv(**env_kwargs)] * (n_envs - 1)
+    )
+    envs.seed(seed)
+    venv = VecNormalize(VecMonitor(envs), norm_obs=False, norm_reward=True)
     hparams = {**PPO_DIRECTOR, **ppo_kwargs}
     lr = hparams["learning_rate"]
     schedule = LinearSchedule(lr, 0.0, 1.0) if anneal_lr and not callable(lr) else lr

@@ -21,7 +21,13 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import SubprocVecEnv
 
-from advrl.attacks.learned import load_learned_attack, train_adversary
+from advrl.attacks import evaluate_under_attack
+from advrl.attacks.learned import (
+    VecObservationAdversary,
+    load_learned_attack,
+    load_victim,
+    train_adversary,
+)
 from advrl.attacks.learned.paad import (
     ENV_ID,
     DirectionActor,
@@ -178,6 +184,30 @@ def test_env_runs_in_a_subprocess_vec_env():
         venv.close()
 
 
+def test_the_batched_twin_follows_the_single_env_trajectories():
+    # probe=0 makes the actor deterministic; a probe's noise comes from the first env's
+    # generator for the whole batch, so only env 0 would follow its single twin.
+    kwargs = dict(**HOPPER, probe=0.0, actor_steps=2)
+    venv = VecObservationAdversary([lambda: DirectionAdversaryEnv(**kwargs)] * 2)
+    venv.seed(11)
+    singles = [DirectionAdversaryEnv(**kwargs) for _ in range(2)]
+    obs = venv.reset()
+    for i, env in enumerate(singles):
+        np.testing.assert_allclose(obs[i], env.reset(seed=11 + i)[0], rtol=1e-6)
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        actions = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+        obs, rewards, dones, infos = venv.step(actions)
+        for i, env in enumerate(singles):
+            o, r, terminated, truncated, info = env.step(actions[i])
+            assert r == pytest.approx(rewards[i], rel=1e-5)
+            assert infos[i]["attack_norm"] == pytest.approx(info["attack_norm"], rel=1e-5)
+            assert info["attack_norm"] <= 0.075 + 1e-6
+            if dones[i]:
+                o, _ = env.reset()
+            np.testing.assert_allclose(obs[i], o, rtol=1e-5, atol=1e-6)
+
+
 def test_training_records_the_reference_settings_and_the_actor(director):
     card = director.card
     assert (card.kind, card.env_id, card.victim, card.eps) == ("paad", ENV_ID, "ppo-hopper", 0.075)
@@ -208,6 +238,15 @@ def test_the_registry_loads_the_director(director, saved, hopper_obs):
     assert isinstance(attack, PAADAttack)
     expected = director.attack()(hopper_obs, policy, th.Generator().manual_seed(0))
     assert th.equal(attack(hopper_obs, policy, th.Generator().manual_seed(0)), expected)
+
+
+def test_the_attack_runs_through_evaluate_under_attack(director):
+    # Batched over the envs by VecPerturbObservation, in the normalised space it trained in.
+    victim = load_victim("ppo-hopper")
+    result = evaluate_under_attack(victim, None, director.attack(), n_episodes=2, n_envs=2,
+                                   env_kwargs={"max_episode_steps": 30})  # fmt: skip
+    assert result.max_attack_norm <= 0.075 + 1e-6
+    assert result.mean_attack_norm == pytest.approx(0.075, abs=1e-3)  # sign steps hit eps
 
 
 def test_a_file_for_another_victim_or_eps_is_refused_naming_both(saved):
