@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ADVERSARY_DIR)
     parser.add_argument("--name", default=None, help="file stem (default: <kind>-<victim>)")
+    parser.add_argument(
+        "--kwargs", type=json.loads, default={},
+        help="JSON trainer settings, e.g. '{\"sarsa_eps\": 0.1, \"sarsa_reg\": 1.0}'",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     eps = args.eps if args.eps is not None else standard_eps(args.victim)
