@@ -407,3 +407,10 @@ def test_the_attack_report_of_a_leaderboard_ignores_its_adversary_cells(tmp_path
     _store_with_adversaries(tmp_path, [1000])
     assert {r["attack"] for r in rows(tmp_path)} == {"none", "pgd", "optimal"}
     assert len(rows(tmp_path)) == 9  # 3 seeds x 3 attack cells; no adversary cell among them
+
+
+def test_leaderboard_help_shows_the_bool_flag_pair(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "leaderboard", "--help"])
+    assert exit_info.value.code == 0
+    assert "--use-shipped, --no-use-shipped" in capsys.readouterr().out
