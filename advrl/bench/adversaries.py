@@ -76,7 +76,9 @@ class TrainAdversaryCell:
 
     @property
     def key(self) -> str:
-        prefix = f"adv-{self.adversary_kind}-{Path(self.victim).stem}-{self.eps:g}-s{self.seed}"
+        from advrl.attacks.learned.victims import victim_name
+
+        prefix = f"adv-{self.adversary_kind}-{victim_name(self.victim)}-{self.eps:g}-s{self.seed}"
         return config_key(prefix, self.to_dict())
 
     @property

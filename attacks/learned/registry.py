@@ -19,6 +19,7 @@ from typing import Any
 
 from advrl.attacks.base import Attack, check_budget
 from advrl.attacks.learned.artifacts import shipped_adversaries, shipped_path
+from advrl.attacks.learned.victims import victim_name
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def load_learned_attack(
     entry = check_learned_attack(name)
     eps, norm = check_budget(eps, norm)
     if path is None:
-        path = shipped_path(entry.adversary, Path(victim).stem)
+        path = shipped_path(entry.adversary, victim_name(victim))
         if not path.is_file():
             raise ValueError(
                 f"no shipped {entry.adversary!r} adversary for victim {victim!r}; shipped: "

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from advrl.attacks.learned.artifacts import ADVERSARY_DIR
 from advrl.attacks.learned.registry import ADVERSARY_KINDS, train_adversary
+from advrl.attacks.learned.victims import victim_name
 
 
 def standard_eps(victim: str) -> float:
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     trained = train_adversary(
         args.kind, args.victim, eps, args.steps, norm=args.norm, seed=args.seed
     )
-    name = args.name or f"{args.kind}-{Path(args.victim).stem}"
+    name = args.name or f"{args.kind}-{victim_name(args.victim)}"
     command = "python -m advrl.attacks.learned.train " + shlex.join(sys.argv[1:] if argv is None
                                                                      else argv)  # fmt: skip
     path = trained.save(args.out / f"{name}.safetensors", command=command)

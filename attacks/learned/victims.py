@@ -37,6 +37,13 @@ def victim_path(victim: str) -> Path:
     )
 
 
+def victim_name(victim: str) -> str:
+    """A victim's short name: a zoo name as it is, a file's name without ``.safetensors``
+    (``Path.stem`` would cut ``ppo-halfcheetah-smooth-sigma0.1`` at its last dot)."""
+    name = Path(victim).name
+    return name.removesuffix(".safetensors")
+
+
 def victim_digest(victim: str) -> str:
     """The first :data:`DIGEST_CHARS` hex digits of the SHA-256 of the victim's checkpoint."""
     return hashlib.sha256(victim_path(victim).read_bytes()).hexdigest()[:DIGEST_CHARS]

@@ -195,3 +195,14 @@ def test_the_batched_twin_follows_the_single_env_trajectories(deterministic):
             # Batched matmuls round differently from one-row ones (1e-6): allow for it.
             np.testing.assert_allclose(obs[i], o, rtol=1e-4, atol=1e-4)
     assert ended > 0
+
+
+def test_a_victim_name_keeps_its_dots():
+    from advrl.attacks.learned.artifacts import shipped_path
+    from advrl.attacks.learned.victims import victim_name
+
+    assert victim_name("ppo-halfcheetah-smooth-sigma0.1") == "ppo-halfcheetah-smooth-sigma0.1"
+    assert victim_name("runs/v/sappo-hopper.safetensors") == "sappo-hopper"
+    assert shipped_path("rs", "ppo-halfcheetah-smooth-sigma0.1").name == (
+        "rs-ppo-halfcheetah-smooth-sigma0.1.safetensors"
+    )
