@@ -107,7 +107,7 @@ def test_smoothing_suite_has_no_single_policy_flag(capsys):
     "argv",
     [["list"], ["certify"]]
     + [["bench", s] for s in ("attacks", "quick", "smoothing", "robustness", "hacking",
-                              "cheap-talk", "overoptimization")],  # fmt: skip
+                              "cheap-talk", "overoptimization", "leaderboard")],  # fmt: skip
 )
 def test_every_command_prints_its_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
