@@ -91,6 +91,9 @@ class Cell:
         del config["run_dir"]
         if self.adversary is None:
             del config["adversary"]
+            shipped = _shipped_adversary_digest(self.attack, self.policy)
+            if shipped is not None:  # a re-shipped adversary is another cell, never a stale one
+                config["shipped_adversary"] = shipped
         return config
 
     def adversary_path(self) -> Path | None:
@@ -161,6 +164,22 @@ def env_of(policy: str) -> str:
         raise KeyError(f"unknown zoo policy {policy!r}; available: {advrl.zoo.names()}")
     card = json.loads((advrl.zoo.ZOO_DIR / f"{policy}.json").read_text())
     return card["env_id"]
+
+
+def _shipped_adversary_digest(attack: str, policy: str) -> str | None:
+    """SHA-256 prefix of the shipped adversary a learned-attack cell runs on (None for
+    other attacks, or when the file is missing: the cell then fails when it runs)."""
+    import hashlib
+
+    from advrl.attacks.learned.registry import LEARNED_ATTACKS
+
+    if attack not in LEARNED_ATTACKS:
+        return None
+    from advrl.attacks.learned.artifacts import shipped_path
+    from advrl.attacks.learned.victims import victim_name
+
+    path = shipped_path(LEARNED_ATTACKS[attack].adversary, victim_name(policy))
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
 
 
 def shipped_adversary_problem(attack: str, policy: str, eps: float, norm: str) -> str | None:

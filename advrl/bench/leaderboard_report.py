@@ -30,7 +30,7 @@ from advrl.bench.report import setting_key, setting_text, to_csv, varying_settin
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
-SHOWN = ("policy", "env", "attack", "eps", "adversary")
+SHOWN = ("policy", "env", "attack", "eps", "adversary", "shipped_adversary")
 """Eval-cell fields a row shows in its own way (eps per row; attack as a column)."""
 TRAINING_SHOWN = ("adversary_kind", "victim", "eps", "norm", "victim_digest", "steps")
 """Adversary-cell fields that follow from the eval cell (steps is always in the label)."""
@@ -67,6 +67,13 @@ def leaderboard_rows(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[st
     learned = _learned()
     labels = _adversary_labels(run_dir)
     settings = varying_settings((r["cell"] for r in records), shown=SHOWN, within=("policy",))
+    # Cells of one victim and attack on two different shipped files (re-shipped between
+    # runs) are labelled by file digest, so they are never merged.
+    digests: dict[tuple, set] = defaultdict(set)
+    for rec in records:
+        c = rec["cell"]
+        if c.get("adversary") is None and "shipped_adversary" in c:
+            digests[(c["policy"], c["attack"])].add(c["shipped_adversary"])
 
     def base(c: dict) -> tuple:
         return (c["policy"], c["env"], *(setting_key(c.get(k)) for k in settings))
@@ -84,6 +91,8 @@ def leaderboard_rows(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[st
             natural[base(c)][c["seed"]] = value
         elif c["attack"] in learned:
             label = labels.get(c.get("adversary"), f"file {c.get('adversary')}")
+            if len(digests.get((c["policy"], c["attack"]), ())) > 1:
+                label = f"shipped {c['shipped_adversary']}"
             by_label[(*base(c), c["eps"])][label][c["attack"]][c["seed"]] = value
         else:
             plain[(*base(c), c["eps"])][c["attack"]][c["seed"]] = value

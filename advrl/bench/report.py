@@ -104,7 +104,10 @@ def rows(run_dir: str | Path) -> list[dict]:
     columns too, and a clean return is only matched with cells of the same settings.
     """
     records = ResultsStore(run_dir).records("attack")
-    extra = varying_settings((r["cell"] for r in records), shown=CELL_COLUMNS)
+    # A learned attack's adversary (file or shipped digest) is part of the attack, not a
+    # setting: its clean cell has none.
+    extra = varying_settings((r["cell"] for r in records),
+                             shown=(*CELL_COLUMNS, "adversary", "shipped_adversary"))  # fmt: skip
     match = ("policy", "env", "norm", "seed", "episodes", *extra)
     clean = {}
     for rec in records:

@@ -414,3 +414,19 @@ def test_leaderboard_help_shows_the_bool_flag_pair(capsys):
         main(["bench", "leaderboard", "--help"])
     assert exit_info.value.code == 0
     assert "--use-shipped, --no-use-shipped" in capsys.readouterr().out
+
+
+def test_a_reshipped_adversary_changes_the_cell_key(tmp_path, monkeypatch):
+    # A cell on the shipped adversary must not reuse results of the file it replaced.
+    import advrl.attacks.learned.artifacts as artifacts
+    from advrl.bench.cells import Cell
+
+    monkeypatch.setattr(artifacts, "ADVERSARY_DIR", tmp_path)
+    cell = Cell("ppo-hopper", "Hopper-v5", "optimal", 0.075)
+    missing = cell.key
+    (tmp_path / "optimal-ppo-hopper.safetensors").write_bytes(b"first")
+    first = cell.key
+    (tmp_path / "optimal-ppo-hopper.safetensors").write_bytes(b"second")
+    assert len({missing, first, cell.key}) == 3
+    assert Cell("ppo-hopper", "Hopper-v5", "pgd", 0.075).key == Cell(
+        "ppo-hopper", "Hopper-v5", "pgd", 0.075).key  # fmt: skip
