@@ -9,16 +9,12 @@ wrappers, evaluation and bench cells as the gradient attacks.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch as th
-from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
-from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from advrl.attacks.balls import project
 from advrl.attacks.base import Attack, check_bool
@@ -29,22 +25,13 @@ from advrl.attacks.learned.artifacts import (
 )
 from advrl.attacks.learned.victims import victim_digest
 from advrl.types import Norm, TorchPolicy
+from advrl.zoo.train import PPO_MUJOCO
 
 ENV_ID = "advrl/ObservationAdversary-v0"
 
-# The reference trains the adversary with a larger learning rate than the victim
-# (adv_ppo_lr_adam 1e-3 on Walker2d) and almost no entropy bonus; rewards are normalised.
-PPO_ADVERSARY: dict[str, Any] = dict(
-    n_steps=512,
-    batch_size=256,
-    n_epochs=10,
-    learning_rate=3e-4,
-    gamma=0.99,
-    gae_lambda=0.95,
-    clip_range=0.2,
-    ent_coef=0.0,
-    policy_kwargs=dict(net_arch=dict(pi=[64, 64], vf=[64, 64]), activation_fn=th.nn.Tanh),
-)
+PPO_ADVERSARY: dict[str, Any] = dict(PPO_MUJOCO)
+"""The zoo victims' PPO settings (the reference tunes the adversary's per env: a 216-point
+scan; pass overrides, e.g. ``learning_rate=1e-3`` as its Walker2d config)."""
 
 
 def adversary_mean(policy: ActorCriticPolicy, obs: th.Tensor) -> th.Tensor:
@@ -146,30 +133,14 @@ def train_optimal_attack(
     reference's ``norm_rewards: returns``); observations are already the victim's
     normalised ones.
     """
-    from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
+    from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+    from advrl.attacks.learned.ppo_adversary import train_ppo_adversary
 
-    digest = victim_digest(victim)
-    env_kwargs = dict(victim=victim, eps=float(eps), norm=norm, victim_digest=digest,
+    env_kwargs = dict(victim=victim, eps=float(eps), norm=norm, victim_digest=victim_digest(victim),
                       victim_deterministic=victim_deterministic)  # fmt: skip
-    first = ObservationAdversaryEnv(**env_kwargs)  # validates before n_envs are built
-    # One batched victim call per step for all envs (the env's VecEnv twin; same trajectories).
-    envs = VecObservationAdversary(
-        [lambda: first] + [lambda: ObservationAdversaryEnv(**env_kwargs)] * (n_envs - 1)
-    )
-    envs.seed(seed)
-    venv = VecNormalize(VecMonitor(envs), norm_obs=False, norm_reward=True)
-    hparams = {**PPO_ADVERSARY, **ppo_kwargs}
-    model = PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0, **hparams)
-    start = time.perf_counter()
-    model.learn(steps)
-    episode_returns = [ep["r"] for ep in model.ep_info_buffer]
-    card = AdversaryCard(
-        kind="optimal", victim=victim, victim_digest=digest, eps=float(eps), norm=norm,
-        env_id=ENV_ID, env_kwargs=env_kwargs, steps=int(steps), seed=seed,
-        train_seconds=round(time.perf_counter() - start, 1),
-        hyperparameters={k: v for k, v in hparams.items() if k != "policy_kwargs"},
-        policy_kwargs=hparams["policy_kwargs"],
-        final_adversary_return=float(np.mean(episode_returns)) if episode_returns else None,
+    model, card = train_ppo_adversary(
+        "optimal", ObservationAdversaryEnv, env_kwargs, steps, seed=seed, n_envs=n_envs,
+        device=device, hparams={**PPO_ADVERSARY, **ppo_kwargs},
     )  # fmt: skip
     return TrainedAdversary(model.policy, card, model)
 

@@ -42,7 +42,6 @@ Where ours differs:
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +50,9 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 import torch.nn.functional as F
-from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import VecMonitor, VecNormalize
 
 from advrl.attacks.balls import project, uniform_in_ball, unit_direction
 from advrl.attacks.base import (
@@ -66,9 +63,10 @@ from advrl.attacks.base import (
     check_positive_int,
     check_real,
 )
-from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
-from advrl.attacks.learned.artifacts import AdversaryCard, load_sb3_adversary
+from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
+from advrl.attacks.learned.artifacts import load_sb3_adversary
 from advrl.attacks.learned.optimal import TrainedAdversary, adversary_mean
+from advrl.attacks.learned.ppo_adversary import train_ppo_adversary
 from advrl.attacks.learned.victims import victim_digest
 from advrl.types import Norm, TorchPolicy
 from advrl.zoo.checkpoint import CheckpointError
@@ -362,29 +360,13 @@ def train_paad(
     env_kwargs = dict(victim=victim, eps=float(eps), norm=norm, victim_digest=digest,
                       victim_deterministic=victim_deterministic, actor_steps=actor_steps,
                       step_size=step_size, probe=probe, magnitude=magnitude)  # fmt: skip
-    first = DirectionAdversaryEnv(**env_kwargs)  # validates before n_envs are built
-    # One batched victim and actor call per step for all envs.
-    envs = VecObservationAdversary(
-        [lambda: first] + [lambda: DirectionAdversaryEnv(**env_kwargs)] * (n_envs - 1)
-    )
-    envs.seed(seed)
-    venv = VecNormalize(VecMonitor(envs), norm_obs=False, norm_reward=True)
     hparams = {**PPO_DIRECTOR, **ppo_kwargs}
     lr = hparams["learning_rate"]
     schedule = LinearSchedule(lr, 0.0, 1.0) if anneal_lr and not callable(lr) else lr
-    model = PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0,
-                **{**hparams, "learning_rate": schedule})  # fmt: skip
-    start = time.perf_counter()
-    model.learn(steps)
-    episode_returns = [ep["r"] for ep in model.ep_info_buffer]
-    recorded = {k: v for k, v in hparams.items() if k != "policy_kwargs"}
-    card = AdversaryCard(
-        kind="paad", victim=victim, victim_digest=digest, eps=float(eps), norm=norm,
-        env_id=ENV_ID, env_kwargs=env_kwargs, steps=int(steps), seed=seed,
-        train_seconds=round(time.perf_counter() - start, 1),
-        hyperparameters={**recorded, "anneal_lr": anneal_lr, "n_envs": n_envs},
-        policy_kwargs=hparams["policy_kwargs"],
-        final_adversary_return=float(np.mean(episode_returns)) if episode_returns else None,
+    model, card = train_ppo_adversary(
+        "paad", DirectionAdversaryEnv, env_kwargs, steps, seed=seed, n_envs=n_envs,
+        device=device, hparams={**hparams, "learning_rate": schedule},
+        recorded={"learning_rate": lr, "anneal_lr": anneal_lr},
     )  # fmt: skip
     return TrainedDirector(model.policy, card, model)
 
