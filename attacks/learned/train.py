@@ -52,8 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     eps = args.eps if args.eps is not None else standard_eps(args.victim)
+    if not isinstance(args.kwargs, dict):
+        parser.error(f"--kwargs must be a JSON object, got {args.kwargs!r}")
     trained = train_adversary(
-        args.kind, args.victim, eps, args.steps, norm=args.norm, seed=args.seed
+        args.kind, args.victim, eps, args.steps, norm=args.norm, seed=args.seed, **args.kwargs
     )
     name = args.name or f"{args.kind}-{victim_name(args.victim)}"
     command = "python -m advrl.attacks.learned.train " + shlex.join(sys.argv[1:] if argv is None

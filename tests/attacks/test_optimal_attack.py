@@ -206,3 +206,11 @@ def test_a_victim_name_keeps_its_dots():
     assert shipped_path("rs", "ppo-halfcheetah-smooth-sigma0.1").name == (
         "rs-ppo-halfcheetah-smooth-sigma0.1.safetensors"
     )
+
+
+def test_the_training_command_applies_its_kwargs(tmp_path):
+    train_main(["--kind", "optimal", "--victim", "ppo-cartpole", "--steps", "64", "--out",
+                str(tmp_path), "--kwargs", '{"victim_deterministic": true, "n_steps": 64}'])  # fmt: skip
+    card = json.loads((tmp_path / "optimal-ppo-cartpole.json").read_text())
+    assert card["env_kwargs"]["victim_deterministic"] is True
+    assert card["hyperparameters"]["n_steps"] == 64
