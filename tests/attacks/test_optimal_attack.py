@@ -209,8 +209,9 @@ def test_a_victim_name_keeps_its_dots():
 
 
 def test_the_training_command_applies_its_kwargs(tmp_path):
+    settings = '{"victim_deterministic": true, "n_steps": 64}'
     train_main(["--kind", "optimal", "--victim", "ppo-cartpole", "--steps", "64", "--out",
-                str(tmp_path), "--kwargs", '{"victim_deterministic": true, "n_steps": 64}'])  # fmt: skip
+                str(tmp_path), "--kwargs", settings])  # fmt: skip
     card = json.loads((tmp_path / "optimal-ppo-cartpole.json").read_text())
     assert card["env_kwargs"]["victim_deterministic"] is True
     assert card["hyperparameters"]["n_steps"] == 64
