@@ -14,7 +14,9 @@ Two SB3 PPO learners alternate, one rollout each per iteration (the reference's
 
 ``sa_kappa > 0`` makes the victim an :class:`~advrl.agents.sappo.SAPPO` (the reference's best
 variant, "ATLA-SA-PPO"; it also uses an LSTM policy, which we do not). The reference's
-adversary learning rate (1e-3 on Walker2d) and entropy coefficient are its defaults.
+adversary settings are its Walker2d ones for every env (lr 1e-3, entropy 1e-5); the reference
+uses lr 3e-3 on Hopper and HalfCheetah, one Adam per network and its own PPO: pass
+``adversary_kwargs`` to match it per env.
 """
 
 from __future__ import annotations
