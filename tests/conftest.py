@@ -1,8 +1,14 @@
+import importlib.util
+
 import gymnasium as gym
 import pytest
 import torch as th
 
 import advrl  # noqa: F401  (registers the advrl/ ids)
+
+NEEDS_NLE = "needs nle, the optional NetHack extra: pip install 'advrl[nethack]'"
+HAS_NLE = importlib.util.find_spec("nle") is not None
+requires_nle = pytest.mark.skipif(not HAS_NLE, reason=NEEDS_NLE)
 
 th.set_num_threads(1)
 

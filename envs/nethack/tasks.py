@@ -29,8 +29,18 @@ from __future__ import annotations
 from typing import Any, SupportsFloat
 
 import numpy as np
-from nle import nethack
-from nle.env.tasks import NetHackScore, NetHackStaircase
+
+try:
+    from nle import nethack
+    from nle.env.tasks import NetHackScore, NetHackStaircase
+except ModuleNotFoundError as error:  # nle is optional: say which extra brings it
+    if error.name != "nle":
+        raise
+    raise ModuleNotFoundError(
+        "advrl's NetHack tasks (advrl/NetHack*-v0, advrl.envs.nethack.tasks) need nle, "
+        "which is not installed; install the extra: pip install 'advrl[nethack]'",
+        name="nle",
+    ) from error
 
 TASKS: tuple[str, ...] = ("score", "oracle", "oracle_sober", "staircase3", "staircase4")
 """Task names accepted by :class:`NetHackTask`."""

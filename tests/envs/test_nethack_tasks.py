@@ -1,10 +1,15 @@
 """NetHack ONI tasks: ids, proxy vs true reward on the Oracle hack, staircase goals, seeding."""
 
+# ruff: noqa: E402  (nle is optional: the module skips before importing what needs it)
+
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from nle import nethack
+
+from tests.conftest import NEEDS_NLE
+
+nethack = pytest.importorskip("nle.nethack", reason=NEEDS_NLE)
 
 import advrl  # noqa: F401
 from advrl.attacks import UniformNoise
