@@ -16,11 +16,12 @@ from typing import Any
 
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecMonitor
 
 from advrl.envs.agent_view import Opponent, VecAgentView
 from advrl.envs.forces import ADVERSARY, PROTAGONIST, ForceAdversaryEnv
+from advrl.progress import AdvanceBar, progress
 from advrl.zoo.checkpoint import policy_kwargs_from_json, policy_kwargs_to_json
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {"PPO": PPO, "SAC": SAC, "TD3": TD3}
@@ -144,19 +145,25 @@ class RARL:
         iterations: int,
         callback: BaseCallback | None = None,
         adversary_callback: BaseCallback | None = None,
+        progress_bar: bool = False,
     ) -> RARL:
-        """Run ``iterations`` x (protagonist phase, adversary phase)."""
+        """Run ``iterations`` x (protagonist phase, adversary phase).
+
+        ``progress_bar`` shows one bar over the env steps of both sides (SB3's bar would
+        draw one per phase).
+        """
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations!r}")
-        for _ in range(iterations):
-            self.protagonist.learn(
-                self.protagonist_steps, callback=callback, reset_num_timesteps=False,
-                tb_log_name="protagonist",
-            )  # fmt: skip
-            self.adversary.learn(
-                self.adversary_steps, callback=adversary_callback, reset_num_timesteps=False,
-                tb_log_name="adversary",
-            )  # fmt: skip
+        total = iterations * (self.protagonist_steps + self.adversary_steps)
+        with progress(progress_bar, total, "RARL", "step") as bar:
+            for _ in range(iterations):
+                for model, steps, user, name in (
+                    (self.protagonist, self.protagonist_steps, callback, "protagonist"),
+                    (self.adversary, self.adversary_steps, adversary_callback, "adversary"),
+                ):
+                    callbacks = [AdvanceBar(bar), *([user] if user is not None else [])]
+                    model.learn(steps, callback=CallbackList(callbacks),
+                                reset_num_timesteps=False, tb_log_name=name)  # fmt: skip
         return self
 
     def save(self, path: str | Path) -> None:

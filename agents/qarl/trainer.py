@@ -23,6 +23,7 @@ from advrl.agents.qarl.sac import TemperatureSAC
 from advrl.agents.qarl.temperature import AppendTemperature
 from advrl.envs.agent_view import Opponent, VecAgentView
 from advrl.envs.forces import ADVERSARY, PROTAGONIST, ForceAdversaryEnv
+from advrl.progress import AdvanceBar, progress
 
 
 class RecordEpisodes(BaseCallback):
@@ -119,23 +120,31 @@ class QARL:
             protagonist_episodes,
         )
 
-    def _phase(self, model, episodes: int, sign: float, callback, name: str) -> None:
-        callbacks = [StopTrainingOnMaxEpisodes(episodes), RecordEpisodes(self.curriculum, sign)]
+    def _phase(self, model, episodes: int, sign: float, callback, name: str, bar) -> None:
+        callbacks = [StopTrainingOnMaxEpisodes(episodes), RecordEpisodes(self.curriculum, sign),
+                     AdvanceBar(bar, "episodes")]  # fmt: skip
         if callback is not None:
             callbacks.append(callback)
         # The episode-count callback ends the phase; the step budget is only a safety cap.
         model.learn(10**9, callback=CallbackList(callbacks), reset_num_timesteps=False,
                     tb_log_name=name)  # fmt: skip
 
-    def learn(self, iterations: int, callback=None, adversary_callback=None) -> QARL:
-        """Run ``iterations`` x (adversary episodes, protagonist episodes)."""
+    def learn(
+        self, iterations: int, callback=None, adversary_callback=None, progress_bar: bool = False
+    ) -> QARL:
+        """Run ``iterations`` x (adversary episodes, protagonist episodes).
+
+        ``progress_bar`` shows one bar over the episodes of both sides.
+        """
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations!r}")
-        for _ in range(iterations):
-            self._phase(
-                self.adversary, self.adversary_episodes, -1.0, adversary_callback, "adversary"
-            )
-            self._phase(self.protagonist, self.protagonist_episodes, 1.0, callback, "protagonist")
+        total = iterations * (self.adversary_episodes + self.protagonist_episodes)
+        with progress(progress_bar, total, "QARL", "episode") as bar:
+            for _ in range(iterations):
+                self._phase(self.adversary, self.adversary_episodes, -1.0, adversary_callback,
+                            "adversary", bar)  # fmt: skip
+                self._phase(self.protagonist, self.protagonist_episodes, 1.0, callback,
+                            "protagonist", bar)  # fmt: skip
         return self
 
     @property

@@ -60,6 +60,15 @@ def test_rarl_trains_both_sides_and_round_trips(tmp_path):
                                       b.predict(obs, deterministic=True)[0])  # fmt: skip
 
 
+def test_rarl_progress_bar_covers_both_sides_and_is_silent_by_default(capsys):
+    rarl = RARL("InvertedPendulum-v5", n_envs=2, algo_kwargs=TINY_PPO, seed=0)
+    rarl.learn(iterations=1)
+    assert capsys.readouterr().err == ""
+    rarl.learn(iterations=2, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "RARL" in err and "512/512" in err  # 2 x (128 protagonist + 128 adversary steps)
+
+
 def test_rarl_with_a_sac_adversary():
     rarl = RARL("InvertedPendulum-v5", n_envs=1, algo_kwargs=TINY_PPO, adversary_algo="SAC",
                 adversary_kwargs=TINY_SAC, adversary_steps=50)  # fmt: skip
@@ -74,6 +83,16 @@ def test_qarl_feeds_the_curriculum():
     )  # fmt: skip
     qarl.learn(iterations=1)
     assert qarl.concentration_history.tolist() == [50.0, 25.5]
+
+
+def test_qarl_progress_bar_counts_the_episodes_of_both_sides(capsys):
+    qarl = QARL("InvertedPendulum-v5", adversary_episodes=1, protagonist_episodes=2,
+                sac_kwargs=TINY_SAC)  # fmt: skip
+    qarl.learn(iterations=1)
+    assert capsys.readouterr().err == ""
+    qarl.learn(iterations=1, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "QARL" in err and "3/3" in err
 
 
 @pytest.mark.parametrize(
