@@ -13,6 +13,13 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tqdm.auto import tqdm
 
 
+def check_progress_bar(value: object) -> bool:
+    """``value`` if it is a bool; a TypeError naming it otherwise (check before slow work)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"progress_bar must be True or False, got {value!r}")
+    return bool(value)
+
+
 def progress(enabled: bool, total: int, desc: str, unit: str) -> tqdm:
     """A tqdm bar of ``total`` ``unit`` (on stderr), or a silent one when not ``enabled``.
 
@@ -25,8 +32,7 @@ def progress(enabled: bool, total: int, desc: str, unit: str) -> tqdm:
         >>> bar.disable, bar.total
         (True, 3)
     """
-    if not isinstance(enabled, bool | np.bool_):
-        raise TypeError(f"progress_bar must be True or False, got {enabled!r}")
+    check_progress_bar(enabled)
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True)
 
 

@@ -18,6 +18,7 @@ from advrl.attacks.apply import check_space
 from advrl.attacks.base import check_attack, check_int
 from advrl.attacks.wrappers import VecPerturbObservation
 from advrl.policies import check_policy, from_sb3
+from advrl.progress import check_progress_bar, progress
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 from advrl.zoo import ObsStats, ZooPolicy, frozen_vec_normalize
 
@@ -80,6 +81,7 @@ def evaluate_under_attack(
     deterministic: bool = True,
     space: AttackSpace = "normalized",
     env_kwargs: dict[str, Any] | None = None,
+    progress_bar: bool = False,
 ) -> EvalResult:
     """Run ``n_episodes`` episodes of ``model`` with ``attack`` on every observation.
 
@@ -96,6 +98,7 @@ def evaluate_under_attack(
         policy: the victim the attack differentiates (default: ``from_sb3(model)``).
         n_envs: parallel envs (one batched attack call per step for all of them).
         seed: seeds env ``i`` with ``seed + i`` and the attack generator from ``seed``.
+        progress_bar: show a tqdm bar over the episodes.
 
     Raises:
         TypeError: a model, attack or policy of the wrong kind (an attack name or a zoo name
@@ -119,6 +122,7 @@ def evaluate_under_attack(
     if policy is not None:
         check_policy(policy)
     check_space(space)
+    check_progress_bar(progress_bar)
     if env_kwargs is not None and not isinstance(env_kwargs, dict):
         raise TypeError(f"env_kwargs must be a dict or None, got {env_kwargs!r}")
     if isinstance(model, ZooPolicy):
@@ -138,18 +142,23 @@ def evaluate_under_attack(
     norms: list[float] = []
 
     def record(locals_: dict[str, Any], _globals: dict[str, Any]) -> None:
-        norms.append(locals_["info"].get("attack_norm", 0.0))
+        info = locals_["info"]
+        norms.append(info.get("attack_norm", 0.0))
+        # An episode counts where evaluate_policy counts it: at a Monitor's episode end.
+        if locals_["done"] and (not locals_["is_monitor_wrapped"] or "episode" in info):
+            bar.update(1)
 
     start = time.perf_counter()
-    returns, lengths = evaluate_policy(
-        model,
-        venv,
-        n_eval_episodes=n_episodes,
-        deterministic=deterministic,
-        return_episode_rewards=True,
-        callback=record,
-        warn=False,
-    )
+    with progress(progress_bar, n_episodes, "evaluate", "episode") as bar:
+        returns, lengths = evaluate_policy(
+            model,
+            venv,
+            n_eval_episodes=n_episodes,
+            deterministic=deterministic,
+            return_episode_rewards=True,
+            callback=record,
+            warn=False,
+        )
     seconds = time.perf_counter() - start
     venv.close()
     return EvalResult(

@@ -38,3 +38,14 @@ def test_bad_inputs(cartpole_victim):
         evaluate_under_attack(
             cartpole_victim.model, "Pendulum-v1", make_attack("uniform", 0.1), n_episodes=1
         )
+
+
+def test_progress_bar_counts_the_episodes_and_is_silent_by_default(cartpole_victim, capsys):
+    kw = dict(n_episodes=3, n_envs=2, seed=0)
+    evaluate_under_attack(cartpole_victim, None, make_attack("fgsm", 0.1), **kw)
+    assert capsys.readouterr().err == ""
+    evaluate_under_attack(cartpole_victim, None, make_attack("fgsm", 0.1), **kw, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "evaluate" in err and "3/3" in err
+    with pytest.raises(TypeError, match="progress_bar must be True or False, got 'yes'"):
+        evaluate_under_attack(cartpole_victim, None, None, n_episodes=1, progress_bar="yes")
