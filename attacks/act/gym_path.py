@@ -15,6 +15,7 @@ import torch as th
 
 from advrl.attacks.act.es import OpenAIES
 from advrl.envs.cheap_talk import LearnedMessage, VecAddCheapTalk
+from advrl.progress import progress
 
 MODES = ("anti", "pro")
 
@@ -68,9 +69,12 @@ def train_act_gym(
     lr: float = 0.03,
     seed: int = 0,
     callback: Callable[[dict[str, float]], None] | None = None,
+    progress_bar: bool = False,
     **ppo_kwargs: Any,
 ) -> LearnedMessage:
     """ACT with one SB3 PPO victim per candidate; returns the adversary at the ES mean.
+
+    ``progress_bar`` shows a bar over the generations.
 
     Raises:
         ValueError: unknown mode, or a population that is not an even integer >= 2.
@@ -82,17 +86,18 @@ def train_act_gym(
     space = gym.make(env_id).observation_space
     source = LearnedMessage(gym.spaces.flatdim(space), dims, hidden, seed=seed)
     es = OpenAIES(th.as_tensor(source.flat()), popsize, sigma, lr, seed=seed)
-    for g in range(generations):
-        returns = []
-        for k, candidate in enumerate(es.ask()):
-            source.set_flat(candidate)
-            model = train_sb3_victim(
-                env_id, source, total_timesteps, seed=seed * 1000 + k, scale=scale, **ppo_kwargs
-            )
-            returns.append(evaluate_sb3_victim(model, seed=seed))
-        returns_t = th.tensor(returns)
-        es.tell(returns_t if mode == "pro" else -returns_t)
-        if callback is not None:
-            callback({"generation": g, "return_mean": float(returns_t.mean())})
+    with progress(progress_bar, generations, "ACT", "generation") as bar:
+        for g in range(generations):
+            returns = []
+            for k, candidate in enumerate(es.ask()):
+                source.set_flat(candidate)
+                model = train_sb3_victim(env_id, source, total_timesteps, seed=seed * 1000 + k,
+                                         scale=scale, **ppo_kwargs)  # fmt: skip
+                returns.append(evaluate_sb3_victim(model, seed=seed))
+            returns_t = th.tensor(returns)
+            es.tell(returns_t if mode == "pro" else -returns_t)
+            bar.update(1)
+            if callback is not None:
+                callback({"generation": g, "return_mean": float(returns_t.mean())})
     source.set_flat(es.theta)
     return source

@@ -27,6 +27,7 @@ from advrl.attacks.act.cartpole import BatchedCartPole
 from advrl.attacks.act.es import OpenAIES
 from advrl.attacks.act.population import MessageFn, PopulationPPO, PPOConfig, StackedMLP
 from advrl.attacks.act.population import mlp_num_params as _n
+from advrl.progress import progress
 
 MODES = ("anti", "pro", "control")
 OBS_DIM = BatchedCartPole.obs_dim
@@ -193,9 +194,12 @@ class ACTResult:
 
 
 def train_act(
-    config: ACTConfig, callback: Callable[[dict[str, Any]], None] | None = None
+    config: ACTConfig,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    progress_bar: bool = False,
 ) -> ACTResult:
-    """Run ACT for ``config.generations``; ``callback`` gets each generation's statistics.
+    """Run ACT for ``config.generations``; ``callback`` gets each generation's statistics and
+    ``progress_bar`` shows a bar over the generations.
 
     Example:
         >>> from advrl.attacks.act.population import PPOConfig
@@ -208,20 +212,22 @@ def train_act(
     theta0 = 0.1 * th.randn(config.num_params, generator=gen)
     es = OpenAIES(theta0, config.popsize, config.sigma, config.lr, config.shaping, seed=config.seed)
     history = []
-    for g in range(config.generations):
-        start = time.perf_counter()
-        out = fitness(es.ask(), config, seed=config.seed * 100_003 + g)
-        es.tell(out["fitness"])
-        stats = {
-            "generation": g,
-            "fitness_mean": float(out["fitness"].mean()),
-            "fitness_max": float(out["fitness"].max()),
-            "return_mean": float(out["final_return"].mean()),
-            "seconds": time.perf_counter() - start,
-        }
-        if "success" in out:
-            stats["success_mean"] = float(out["success"].mean())
-        history.append(stats)
-        if callback is not None:
-            callback(stats)
+    with progress(progress_bar, config.generations, "ACT", "generation") as bar:
+        for g in range(config.generations):
+            start = time.perf_counter()
+            out = fitness(es.ask(), config, seed=config.seed * 100_003 + g)
+            es.tell(out["fitness"])
+            stats = {
+                "generation": g,
+                "fitness_mean": float(out["fitness"].mean()),
+                "fitness_max": float(out["fitness"].max()),
+                "return_mean": float(out["final_return"].mean()),
+                "seconds": time.perf_counter() - start,
+            }
+            if "success" in out:
+                stats["success_mean"] = float(out["success"].mean())
+            history.append(stats)
+            bar.update(1)
+            if callback is not None:
+                callback(stats)
     return ACTResult(es.theta.clone(), config, history)

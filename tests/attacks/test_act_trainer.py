@@ -1,5 +1,6 @@
 """The ACT loop, its message sources, the gymnasium path and the cheap-talk bench suite."""
 
+import dataclasses
 import math
 
 import pytest
@@ -75,6 +76,17 @@ def test_train_act_is_deterministic_and_records_history():
     a, b = train_act(tiny("pro", seed=3)), train_act(tiny("pro", seed=3))
     assert th.equal(a.theta, b.theta) and len(a.history) == 1
     assert a.adversary.numel() == ACTConfig(hidden=(4,)).num_params
+
+
+def test_progress_bars_count_generations_and_are_silent_by_default(capsys):
+    train_act(tiny("anti"))
+    assert capsys.readouterr().err == ""
+    train_act(dataclasses.replace(tiny("anti"), generations=2), progress_bar=True)
+    err = capsys.readouterr().err
+    assert "ACT" in err and "2/2" in err
+    train_act_gym("Pendulum-v1", popsize=2, generations=1, total_timesteps=32, n_steps=16,
+                  batch_size=16, n_epochs=1, hidden=(4,), progress_bar=True)  # fmt: skip
+    assert "1/1" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_clear_errors():
