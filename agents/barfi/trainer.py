@@ -30,6 +30,7 @@ from safetensors.torch import load, save
 from advrl.agents.barfi.alignment import AlignmentReward
 from advrl.agents.barfi.implicit import check_neumann_args, implicit_gradient
 from advrl.agents.barfi.rollout import Batch, PolicyNet, collect, reinforce_surrogate
+from advrl.progress import progress
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 
@@ -152,46 +153,56 @@ class BARFI:
         return [g if p is None else g - p for g, p in zip(grads, pen, strict=True)]
 
     def learn(
-        self, batches: int, callback: Callable[[dict[str, float]], None] | None = None
+        self,
+        batches: int,
+        callback: Callable[[dict[str, float]], None] | None = None,
+        progress_bar: bool = False,
     ) -> list[dict[str, float]]:
         """Train for ``batches`` inner updates (each one episode per env).
 
         Returns one record per batch: its primary and auxiliary returns (means over envs),
-        ``gamma`` and the mean ``phi`` over the batch's states.
+        ``gamma`` and the mean ``phi`` over the batch's states. ``progress_bar`` shows a bar
+        over the batches.
         """
         if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
             raise ValueError(f"batches must be an int >= 0, got {batches!r}")
         history = []
-        for _ in range(batches):
-            seed = int(th.randint(0, 2**31 - 1, (1,), generator=self.rng, device=self.device))
-            batch = collect(self.env, self.policy, self.config.horizon, self.rng, seed)
-            self.batches_done += 1
-            outer = self.config.learn_reward and self.batches_done % self.config.inner_steps == 0
-            # The outer gradient is taken at the policy that collected the batch, before the
-            # inner step moves it (both from the same samples).
-            outer_grads = self.outer_gradient(batch) if outer else None
-            self.inner_opt.zero_grad()
-            (-self._inner_objective(batch)).backward()  # gradient ascent on J_phi
-            self.inner_opt.step()
-            if outer_grads is not None:
-                self.outer_opt.zero_grad()
-                for p, g in zip(self.reward.parameters(), outer_grads, strict=True):
-                    p.grad = -g  # ascent on J_p
-                self.outer_opt.step()
-            with th.no_grad():
-                phi = self.reward.phi(batch.obs)[batch.mask > 0].mean(0)
-            record = {
-                "batch": float(self.batches_done),
-                "env_steps": float(batch.mask.sum()),
-                "primary_return": float(batch.primary_returns().mean()),
-                "aux_return": float(batch.aux_returns().mean()),
-                "gamma": float(self.reward.gamma.detach()),
-                "phi1": float(phi[0]), "phi2": float(phi[1]), "phi3": float(phi[2]),
-            }  # fmt: skip
-            history.append(record)
-            if callback is not None:
-                callback(record)
+        with progress(progress_bar, batches, "BARFI", "batch") as bar:
+            for _ in range(batches):
+                record = self._batch()
+                history.append(record)
+                bar.update(1)
+                if callback is not None:
+                    callback(record)
         return history
+
+    def _batch(self) -> dict[str, float]:
+        """One inner update (and, every ``inner_steps`` batches, an outer one); its record."""
+        seed = int(th.randint(0, 2**31 - 1, (1,), generator=self.rng, device=self.device))
+        batch = collect(self.env, self.policy, self.config.horizon, self.rng, seed)
+        self.batches_done += 1
+        outer = self.config.learn_reward and self.batches_done % self.config.inner_steps == 0
+        # The outer gradient is taken at the policy that collected the batch, before the
+        # inner step moves it (both from the same samples).
+        outer_grads = self.outer_gradient(batch) if outer else None
+        self.inner_opt.zero_grad()
+        (-self._inner_objective(batch)).backward()  # gradient ascent on J_phi
+        self.inner_opt.step()
+        if outer_grads is not None:
+            self.outer_opt.zero_grad()
+            for p, g in zip(self.reward.parameters(), outer_grads, strict=True):
+                p.grad = -g  # ascent on J_p
+            self.outer_opt.step()
+        with th.no_grad():
+            phi = self.reward.phi(batch.obs)[batch.mask > 0].mean(0)
+        return {
+            "batch": float(self.batches_done),
+            "env_steps": float(batch.mask.sum()),
+            "primary_return": float(batch.primary_returns().mean()),
+            "aux_return": float(batch.aux_returns().mean()),
+            "gamma": float(self.reward.gamma.detach()),
+            "phi1": float(phi[0]), "phi2": float(phi[1]), "phi3": float(phi[2]),
+        }  # fmt: skip
 
     def evaluate(self, episodes: int, seed: int = 12345) -> float:
         """Mean primary return of the stochastic policy over ``episodes`` episodes."""
@@ -233,4 +244,3 @@ class BARFI:
             module.load_state_dict(state, strict=True)
         agent.batches_done = int(meta.get("batches_done", 0))
         return agent
-

@@ -112,6 +112,15 @@ def test_learn_rejects_bad_budgets_and_env_without_aux():
         BARFI(plain, horizon=5).learn(1)
 
 
+def test_progress_bar_counts_batches_and_is_silent_by_default(capsys):
+    agent = small()
+    agent.learn(2)
+    assert capsys.readouterr().err == ""
+    agent.learn(3, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "BARFI" in err and "3/3" in err
+
+
 def test_halfcheetah_runs_a_gaussian_policy_briefly():
     env = gym.vector.SyncVectorEnv([halfcheetah_split] * 2)
     agent = BARFI(env, horizon=5, hidden=(8,), inner_steps=1, obs_scale=(5.0,))
