@@ -254,6 +254,12 @@ class _Channel:
         dtype = self.space.dtype
         return np.concatenate([np.asarray(obs, dtype=dtype), message.astype(dtype)], axis=-1)
 
+    def transform(self, obs: Any, n: int) -> tuple[Any, dict[str, np.ndarray]]:
+        """A batch of ``n`` observations with their messages attached, and the messages
+        (the one call both batched wrappers, SB3 and Gymnasium vector, make per batch)."""
+        message = self.messages(obs, n)
+        return self.attach(obs, message), {"message": message.astype(np.float32)}
+
     def reseed(self, seed: int | None) -> None:
         if seed is not None and hasattr(self.source, "seed"):
             self.source.seed(int(np.random.SeedSequence([seed, 0xC7]).generate_state(1)[0]))
@@ -359,8 +365,7 @@ class VecAddCheapTalk(VecTransformObservation):
         self.source = self.channel.source
 
     def transform(self, obs: Any, n: int) -> tuple[Any, dict[str, np.ndarray]]:
-        message = self.channel.messages(obs, n)
-        return self.channel.attach(obs, message), {"message": message.astype(np.float32)}
+        return self.channel.transform(obs, n)
 
     def seed(self, seed: int | None = None) -> Any:
         self.channel.reseed(seed)

@@ -57,6 +57,16 @@ def _checked(rewards: Any, spread: Any, batch: int) -> tuple[np.ndarray, np.ndar
     return rewards, spread
 
 
+def predict_rewards(
+    model: RewardModel, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's checked ``(reward, spread)``, each ``(batch,)``, for a batch of transitions
+    (``obs``, ``next_obs``: ``(batch, *obs_shape)``): the engine of every learned-reward
+    wrapper (one env, SB3 VecEnv, Gymnasium vector env), one forward pass per call."""
+    rewards, spread = model.predict(obs, actions, next_obs)
+    return _checked(rewards, spread, len(obs))
+
+
 class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Return a learned model's reward of ``(obs, action, next_obs)``.
 
@@ -91,10 +101,12 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        rewards, spread = self.model.predict(
-            np.asarray(self._last_obs)[None], np.asarray(action)[None], np.asarray(obs)[None]
+        rewards, spread = predict_rewards(
+            self.model,
+            np.asarray(self._last_obs)[None],
+            np.asarray(action)[None],
+            np.asarray(obs)[None],
         )
-        rewards, spread = _checked(rewards, spread, 1)
         proxy = float(rewards[0])
         info.setdefault("reward_true", float(reward))
         info["reward_proxy"], info["reward_std"] = proxy, float(spread[0])
@@ -148,8 +160,7 @@ class VecLearnedReward(VecEnvWrapper):
             next_obs = obs.copy()
             for i in ended:
                 next_obs[i] = infos[i]["terminal_observation"]
-        proxies, spread = self.model.predict(self._last_obs, self._actions, next_obs)
-        proxies, spread = _checked(proxies, spread, self.num_envs)
+        proxies, spread = predict_rewards(self.model, self._last_obs, self._actions, next_obs)
         for info, true, proxy, std in zip(infos, rewards.tolist(), proxies.tolist(),
                                           spread.tolist(), strict=True):  # fmt: skip
             info.setdefault("reward_true", true)

@@ -69,6 +69,18 @@ def load_reward_fn(fn: RewardFn | str | None, name: str) -> RewardFn | None:
     return load_reward_fn(obj, name)
 
 
+def transition_rewards(
+    proxy: RewardFn | None, true: RewardFn | None, reward: Any, args: tuple[Any, Any, Any, dict]
+) -> tuple[float, Any]:
+    """``(proxy, true)`` rewards of one transition ``args = (obs, action, next_obs, info)``:
+    the engine of every proxy-reward wrapper (one env, SB3 VecEnv, Gymnasium vector env).
+    A missing function stands for the env's own ``reward``; an inner wrapper's truth
+    (``info["reward_true"]``) wins over ``true``."""
+    p = float(reward) if proxy is None else checked_reward(proxy(*args), proxy)
+    t = float(reward) if true is None else checked_reward(true(*args), true)
+    return p, args[3].get("reward_true", t)
+
+
 class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Return ``proxy(obs, action, next_obs, info)`` instead of the env's reward.
 
@@ -106,11 +118,7 @@ class ProxyReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         args = (self._last_obs, action, obs, info)
-        proxy = (
-            float(reward) if self.proxy is None else checked_reward(self.proxy(*args), self.proxy)
-        )
-        true = float(reward) if self.true is None else checked_reward(self.true(*args), self.true)
-        info.setdefault("reward_true", true)  # an inner wrapper's truth wins
+        proxy, info["reward_true"] = transition_rewards(self.proxy, self.true, reward, args)
         info["reward_proxy"] = proxy
         self._last_obs = obs
         return obs, proxy, terminated, truncated, info
@@ -172,10 +180,8 @@ class VecProxyReward(VecEnvWrapper):
                 if dones[i] and "terminal_observation" in info
                 else obs[i]
             )
-            proxies[i] = checked_reward(
-                self.proxy(self._last_obs[i], self._actions[i], next_obs, info), self.proxy
-            )
-            info.setdefault("reward_true", float(rewards[i]))
+            args = (self._last_obs[i], self._actions[i], next_obs, info)
+            proxies[i], info["reward_true"] = transition_rewards(self.proxy, None, rewards[i], args)
             info["reward_proxy"] = float(proxies[i])
         self._last_obs = obs
         return obs, proxies, dones, infos

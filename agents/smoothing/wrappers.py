@@ -49,20 +49,47 @@ def _noise_rng(seed: int | None) -> np.random.Generator:
     return np.random.default_rng(None if seed is None else np.random.SeedSequence([seed, 0x5E0071]))
 
 
-def _noised(obs: np.ndarray, noise: np.ndarray, sigma: float, dtype: np.dtype) -> np.ndarray:
-    out = (obs + sigma * noise).astype(dtype)
-    if not all_finite(out):  # a huge observation plus noise can still overflow
-        raise ValueError(
-            f"the smoothed observation is not finite (sigma={sigma!r}, dtype {dtype.name}); "
-            "use a smaller sigma"
-        )
-    return out
-
-
 def _check_box(space: gym.Space) -> gym.spaces.Box:
     if not isinstance(space, gym.spaces.Box):
         raise TypeError(f"smoothing needs a Box observation space, got {space}")
     return space
+
+
+class SmoothingNoise:
+    """The engine of every smoothing wrapper (one env, SB3 VecEnv, Gymnasium vector env):
+    ``obs + sigma * z``, ``z ~ N(0, I)`` from its own generator, in the observations' dtype.
+
+    Args:
+        space: the Box observation space of one env.
+        sigma: noise std, > 0, in the env's raw observation units.
+        seed: seed of the noise generator.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> noise = SmoothingNoise(gym.spaces.Box(-1, 1, (3,)), sigma=0.1, seed=0)
+        >>> noise(np.zeros((2, 3), np.float32)).shape
+        (2, 3)
+    """
+
+    def __init__(self, space: gym.Space, sigma: float, seed: int | None = None) -> None:
+        box = _check_box(space)
+        self.sigma = check_sigma(sigma, box.dtype)
+        self.space = gym.spaces.Box(-np.inf, np.inf, box.shape, box.dtype)
+        """The smoothed observation space: unbounded (Gaussian noise has no bound)."""
+        self.rng = _noise_rng(seed)
+
+    def reseed(self, seed: int | None) -> None:
+        self.rng = _noise_rng(seed)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """``obs`` (any shape: one observation or a batch) plus fresh noise of its shape."""
+        out = (obs + self.sigma * self.rng.standard_normal(obs.shape)).astype(self.space.dtype)
+        if not all_finite(out):  # a huge observation plus noise can still overflow
+            raise ValueError(
+                f"the smoothed observation is not finite (sigma={self.sigma!r}, dtype "
+                f"{self.space.dtype.name}); use a smaller sigma"
+            )
+        return out
 
 
 class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
@@ -89,15 +116,13 @@ class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
     def __init__(self, env: gym.Env, sigma: float, seed: int | None = None) -> None:
         gym.utils.RecordConstructorArgs.__init__(self, sigma=sigma, seed=seed)
         gym.ObservationWrapper.__init__(self, env)
-        box = _check_box(env.observation_space)
-        self.sigma = check_sigma(sigma, box.dtype)
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, box.shape, box.dtype)
-        self.noise_rng = _noise_rng(seed)
+        self.noise = SmoothingNoise(env.observation_space, sigma, seed)
+        self.sigma, self.observation_space = self.noise.sigma, self.noise.space
         self._last_clean: np.ndarray | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
-            self.noise_rng = _noise_rng(seed)
+            self.noise.reseed(seed)
         obs, info = super().reset(seed=seed, options=options)
         info["obs_clean"] = self._last_clean
         return obs, info
@@ -109,8 +134,7 @@ class SmoothObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         self._last_clean = observation
-        noise = self.noise_rng.standard_normal(observation.shape)
-        return _noised(observation, noise, self.sigma, self.observation_space.dtype)
+        return self.noise(observation)
 
 
 class VecSmoothObservation(VecTransformObservation):
@@ -147,16 +171,14 @@ class VecSmoothObservation(VecTransformObservation):
     """
 
     def __init__(self, venv: VecEnv, sigma: float, seed: int | None = None) -> None:
-        box = _check_box(venv.observation_space)
-        self.sigma = check_sigma(sigma, box.dtype)
-        self.noise_rng = _noise_rng(seed)
-        super().__init__(venv, gym.spaces.Box(-np.inf, np.inf, box.shape, box.dtype))
+        self.noise = SmoothingNoise(venv.observation_space, sigma, seed)
+        self.sigma = self.noise.sigma
+        super().__init__(venv, self.noise.space)
 
     def seed(self, seed: int | None = None):
         if seed is not None:
-            self.noise_rng = _noise_rng(seed)
+            self.noise.reseed(seed)
         return self.venv.seed(seed)
 
     def transform(self, obs: np.ndarray, n: int) -> tuple[np.ndarray, dict[str, list]]:
-        noise = self.noise_rng.standard_normal(obs.shape)
-        return _noised(obs, noise, self.sigma, self.observation_space.dtype), {}
+        return self.noise(obs), {}
