@@ -33,6 +33,7 @@ from advrl.agents.reward_models.nets import (
 )
 from advrl.agents.reward_models.preferences import PreferenceData
 from advrl.agents.reward_models.training import TrainReport, train_reward_model
+from advrl.progress import progress
 
 AGGREGATIONS = ("mean", "wco", "uwo")
 
@@ -162,24 +163,30 @@ def train_ensemble(
     held_out: float | PreferenceData = 0.2,
     net_kwargs: dict | None = None,
     device: th.device | str = "cpu",
+    progress_bar: bool = False,
     **trainer_kwargs,
 ) -> tuple[RewardEnsemble, list[TrainReport]]:
     """Train ``n_members`` nets on the same preferences; member ``k`` uses seed
     ``seed * 1000 + k`` for its initialisation and its data order. The held-out split is the
-    same for every member. Returns the ensemble (aggregation ``"mean"``) and the reports."""
+    same for every member. Returns the ensemble (aggregation ``"mean"``) and the reports.
+
+    ``progress_bar`` shows one bar over every member's epochs."""
     if n_members < 1:
         raise ValueError(f"n_members must be >= 1, got {n_members}")
     if not isinstance(held_out, PreferenceData):
         data, held_out = data.split(held_out, seed=seed)
     members, reports = [], []
-    for k in range(n_members):
-        member_seed = seed * 1000 + k
-        with th.random.fork_rng(devices=[]):
-            th.manual_seed(member_seed)
-            net = RewardNet(observation_space, action_space, device=device, **(net_kwargs or {}))
-        reports.append(train_reward_model(net, data, epochs, held_out, seed=member_seed,
-                                          **trainer_kwargs))  # fmt: skip
-        members.append(net)
+    with progress(progress_bar, n_members * epochs, "reward ensemble", "epoch") as bar:
+        for k in range(n_members):
+            member_seed = seed * 1000 + k
+            with th.random.fork_rng(devices=[]):
+                th.manual_seed(member_seed)
+                net = RewardNet(observation_space, action_space, device=device,
+                                **(net_kwargs or {}))  # fmt: skip
+            reports.append(train_reward_model(net, data, epochs, held_out, seed=member_seed,
+                                              callback=lambda _: bar.update(1),
+                                              **trainer_kwargs))  # fmt: skip
+            members.append(net)
     return RewardEnsemble(members), reports
 
 

@@ -17,6 +17,7 @@ The segment score ``S`` is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from torch import nn
 
 from advrl.agents.reward_models.nets import RewardNet
 from advrl.agents.reward_models.preferences import PREFERENCE_MODELS, PreferenceData
+from advrl.progress import progress
 
 
 def bradley_terry_loss(score_a: th.Tensor, score_b: th.Tensor, labels: th.Tensor) -> th.Tensor:
@@ -144,29 +146,45 @@ class PreferenceTrainer:
         out = [self.scores(seg, pairs[:, j]).cpu().numpy() for j in (0, 1)]
         return out[0], out[1]
 
+    def _epoch(self, seg: dict[str, th.Tensor], pairs: th.Tensor, labels: th.Tensor) -> float:
+        """One reshuffled pass of minibatch steps; the mean loss over the pairs."""
+        order = th.randperm(len(pairs), generator=self.generator).to(self.net.device)
+        total = 0.0
+        for start in range(0, len(pairs), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            loss = bradley_terry_loss(
+                self.scores(seg, pairs[idx, 0]), self.scores(seg, pairs[idx, 1]), labels[idx]
+            )
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * len(idx)
+        return total / len(pairs)
+
     def fit(
-        self, data: PreferenceData, epochs: int = 10, held_out: PreferenceData | None = None
+        self,
+        data: PreferenceData,
+        epochs: int = 10,
+        held_out: PreferenceData | None = None,
+        progress_bar: bool = False,
+        callback: Callable[[float], None] | None = None,
     ) -> TrainReport:
-        """Train for ``epochs`` passes over ``data`` (reshuffled each epoch)."""
+        """Train for ``epochs`` passes over ``data`` (reshuffled each epoch).
+
+        ``progress_bar`` shows a bar over the epochs; ``callback`` gets each epoch's mean loss.
+        """
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         seg = self._tensors(data)
         pairs = th.as_tensor(data.pairs, device=self.net.device)
         labels = th.as_tensor(data.labels, dtype=th.float32, device=self.net.device)
         report = TrainReport()
-        for _ in range(epochs):
-            order = th.randperm(len(data), generator=self.generator).to(self.net.device)
-            total = 0.0
-            for start in range(0, len(data), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                loss = bradley_terry_loss(
-                    self.scores(seg, pairs[idx, 0]), self.scores(seg, pairs[idx, 1]), labels[idx]
-                )
-                self.optimizer.zero_grad()
-                loss.backward()
-                self.optimizer.step()
-                total += float(loss.detach()) * len(idx)
-            report.losses.append(total / len(data))
+        with progress(progress_bar, epochs, "reward model", "epoch") as bar:
+            for _ in range(epochs):
+                report.losses.append(self._epoch(seg, pairs, labels))
+                bar.update(1)
+                if callback is not None:
+                    callback(report.losses[-1])
         report.train_accuracy = pair_accuracy(*self.pair_scores(data), data.labels)
         if held_out is not None:
             a, b = self.pair_scores(held_out)
@@ -183,15 +201,20 @@ def train_reward_model(
     held_out: float | PreferenceData = 0.2,
     normalize: bool = True,
     seed: int = 0,
+    progress_bar: bool = False,
+    callback: Callable[[float], None] | None = None,
     **trainer_kwargs,
 ) -> TrainReport:
     """Split off held-out pairs (a fraction, or given data), train, report accuracies, then
-    normalise the net's output to mean 0, std 1 on the training transitions."""
+    normalise the net's output to mean 0, std 1 on the training transitions.
+
+    ``progress_bar`` and ``callback`` are :meth:`PreferenceTrainer.fit`'s."""
     if isinstance(held_out, PreferenceData):
         train, test = data, held_out
     else:
         train, test = data.split(held_out, seed=seed)
-    report = PreferenceTrainer(net, seed=seed, **trainer_kwargs).fit(train, epochs, test)
+    trainer = PreferenceTrainer(net, seed=seed, **trainer_kwargs)
+    report = trainer.fit(train, epochs, test, progress_bar=progress_bar, callback=callback)
     if normalize:
         obs, acts, nxt = (th.as_tensor(x, device=net.device) for x in data.segments.flat())
         net.normalize_on(obs, acts, nxt)

@@ -173,3 +173,18 @@ def test_numpy_fast_path_matches_torch_and_follows_training(activation):
     opt.step()  # in-place update: the cached numpy weights must refresh
     np.testing.assert_allclose(net.predict(x, a, x)[0], net(tx, ta, tx).detach().numpy(),
                                rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
+def test_progress_bars_count_epochs_and_are_silent_by_default(capsys):
+    data = synthetic_preferences(linear_segments(n=40), 60)
+    net = RewardNet(OBS, ACT, hidden=(4,))
+    losses = []
+    PreferenceTrainer(net).fit(data, epochs=2, callback=losses.append)
+    train_ensemble(OBS, ACT, data, 2, epochs=2, net_kwargs={"hidden": (4,)})
+    assert capsys.readouterr().err == "" and len(losses) == 2
+    train_reward_model(net, data, epochs=3, progress_bar=True)
+    err = capsys.readouterr().err
+    assert "reward model" in err and "3/3" in err
+    train_ensemble(OBS, ACT, data, 2, epochs=2, net_kwargs={"hidden": (4,)}, progress_bar=True)
+    err = capsys.readouterr().err  # one bar over both members' epochs, none per member
+    assert "reward ensemble" in err and "4/4" in err and "reward model" not in err
