@@ -14,8 +14,19 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnvWrapper
+
+
+def check_sb3_venv(venv: Any, wrapper: str, vector_twin: str) -> None:
+    """A ``TypeError`` naming the Gymnasium vector twin when ``venv`` is a Gymnasium vector env
+    (which an SB3 VecEnv wrapper cannot drive)."""
+    if isinstance(venv, gym.vector.VectorEnv):
+        raise TypeError(
+            f"{wrapper} wraps an SB3 VecEnv, got the Gymnasium vector env "
+            f"{type(venv).__name__}; for Gymnasium's vector API use {vector_twin}"
+        )
 
 
 def obs_row(obs: Any, i: int) -> Any:

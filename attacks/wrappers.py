@@ -16,7 +16,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.attacks.apply import ObservationAttacker
 from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
-from advrl.vec_observation import VecTransformObservation
+from advrl.vec_observation import VecTransformObservation, check_sb3_venv
 
 
 class PerturbObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -118,6 +118,7 @@ class VecPerturbObservation(VecTransformObservation):
         space: AttackSpace = "normalized",
         seed: int | None = None,
     ) -> None:
+        check_sb3_venv(venv, "VecPerturbObservation", "advrl.attacks.vector.PerturbObservation")
         super().__init__(venv)
         self.attacker = ObservationAttacker(attack, policy, venv.observation_space, space, seed)
         self.attack, self.policy, self.space = attack, policy, space

@@ -26,7 +26,7 @@ import numpy as np
 import torch as th
 from stable_baselines3.common.vec_env import VecEnv
 
-from advrl.vec_observation import VecTransformObservation
+from advrl.vec_observation import VecTransformObservation, check_sb3_venv
 
 
 @runtime_checkable
@@ -360,6 +360,7 @@ class VecAddCheapTalk(VecTransformObservation):
         scale: float = 2 * math.pi,
         key: str = "message",
     ) -> None:
+        check_sb3_venv(venv, "VecAddCheapTalk", "advrl.envs.vector.AddCheapTalk")
         self.channel = _Channel(venv.observation_space, source, dims, scale, key)
         super().__init__(venv, observation_space=self.channel.space)
         self.source = self.channel.source

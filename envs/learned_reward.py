@@ -16,6 +16,8 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from advrl.vec_observation import check_sb3_venv
+
 
 @runtime_checkable
 class RewardModel(Protocol):
@@ -132,6 +134,7 @@ class VecLearnedReward(VecEnvWrapper):
     """
 
     def __init__(self, venv: VecEnv, model: RewardModel) -> None:
+        check_sb3_venv(venv, "VecLearnedReward", "advrl.envs.vector.LearnedReward")
         super().__init__(venv)
         _check_model(model)
         if not isinstance(venv.observation_space, gym.spaces.Box):

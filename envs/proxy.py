@@ -20,6 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from advrl.types import RewardFn
+from advrl.vec_observation import check_sb3_venv
 
 
 def checked_reward(value: Any, fn: RewardFn) -> float:
@@ -156,6 +157,7 @@ class VecProxyReward(VecEnvWrapper):
     read from ``info["terminal_observation"]``, not the auto-reset one)."""
 
     def __init__(self, venv: VecEnv, proxy: RewardFn) -> None:
+        check_sb3_venv(venv, "VecProxyReward", "advrl.envs.vector.ProxyReward")
         super().__init__(venv)
         if not callable(proxy):
             raise TypeError(f"proxy must be callable (obs, action, next_obs, info), got {proxy!r}")

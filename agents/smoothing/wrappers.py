@@ -16,7 +16,7 @@ import numpy.typing as npt
 from stable_baselines3.common.vec_env import VecEnv
 
 from advrl.attacks.apply import all_finite, check_seed
-from advrl.vec_observation import VecTransformObservation
+from advrl.vec_observation import VecTransformObservation, check_sb3_venv
 
 NOISE_TAIL = 40.0
 """Standard normal draws stay below this in size (P(|z| > 40) < 1e-300)."""
@@ -171,6 +171,9 @@ class VecSmoothObservation(VecTransformObservation):
     """
 
     def __init__(self, venv: VecEnv, sigma: float, seed: int | None = None) -> None:
+        check_sb3_venv(
+            venv, "VecSmoothObservation", "advrl.agents.smoothing.vector.SmoothObservation"
+        )
         self.noise = SmoothingNoise(venv.observation_space, sigma, seed)
         self.sigma = self.noise.sigma
         super().__init__(venv, self.noise.space)
