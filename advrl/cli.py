@@ -1,15 +1,22 @@
 """The ``advrl`` command: list environments and run benchmarks.
 
-Flags come from typed dataclasses (:mod:`advrl.cli_args`); each field's ``help`` becomes
-its ``--help`` text. Every flag is checked before any work starts (argparse types and
-choices, then the suite's cells are built, which checks their configs); every error reads
-``advrl: error: ...``, exit 2.
+tyro builds the command line from the typed dataclasses in :mod:`advrl.cli_args`; each
+field's docstring is its ``--help``. Every flag is checked before any work starts (flag
+types and choices at parse time, then the suite's cells are built, which checks their
+configs); every error reads ``advrl: error: ...``, exit 2.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import difflib
 import sys
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
+
+import tyro
 
 from advrl.cli_args import (
     BACKENDS,
@@ -22,19 +29,22 @@ from advrl.cli_args import (
     HackingArgs,
     LeaderboardArgs,
     OveroptimizationArgs,
-    Parser,
     QuickArgs,
     RobustnessArgs,
+    RunSettings,
     SmoothingArgs,
-    add_dataclass_args,
-    args_from,
-    finite_float,
 )
+from advrl.cli_types import UsageError, finite, one_line_errors
 
-__all__ = ["BACKENDS", "CERTIFY_METHODS", "NORMS", "build_parser", "main"]
+__all__ = ["BACKENDS", "CERTIFY_METHODS", "COMMANDS", "NORMS", "main", "parse"]
 
 
-def cmd_list(_ns: argparse.Namespace) -> int:
+@dataclass
+class ListArgs:
+    """Print every advrl env id and zoo policy."""
+
+
+def cmd_list(_args: ListArgs) -> int:
     import advrl.zoo
     from advrl.registration import all_entries
 
@@ -48,29 +58,27 @@ def cmd_list(_ns: argparse.Namespace) -> int:
     return 0
 
 
-def _check_run(ns: argparse.Namespace) -> None:
-    """The flags every bench command shares, checked before anything is built or run."""
+def _check_run(run: RunSettings) -> None:
+    """The settings every command that runs cells shares, checked before anything runs."""
+    if run.out.exists() and not run.out.is_dir():
+        raise ValueError(f"--out {str(run.out)!r} is a file; give a run directory")
+    if run.address is not None and run.backend != "ray":
+        raise ValueError(f"--address applies to --backend ray only, got --backend {run.backend}")
     from advrl.bench.backends import check_backend
 
-    out = getattr(ns, "out", None)
-    if out is not None and out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} is a file; give a run directory")
-    if getattr(ns, "address", None) is not None and ns.backend != "ray":
-        raise ValueError(f"--address applies to --backend ray only, got --backend {ns.backend}")
-    if hasattr(ns, "backend"):
-        check_backend(ns.backend)  # e.g. ray: is it installed?
+    check_backend(run.backend)  # e.g. ray: is it installed?
 
 
 def _run_and_report(
-    cells, args, write_report=None, show: str | tuple[str, ...] | None = "markdown"
+    cells, run: RunSettings, write_report=None, show: str | tuple[str, ...] | None = "markdown"
 ) -> int:
-    """Run ``cells`` into ``args.out`` (resuming), rebuild the report with ``write_report``
+    """Run ``cells`` into ``run.out`` (resuming), rebuild the report with ``write_report``
     (default: the attack report), print its ``show`` file(s) and a one-line summary."""
     from advrl.bench import run_suite, write_reports
 
-    summary = run_suite(cells, args.out, backend=args.backend, workers=args.workers,
-                        address=getattr(args, "address", None))  # fmt: skip
-    paths = (write_report or write_reports)(args.out)
+    summary = run_suite(cells, run.out, backend=run.backend, workers=run.workers,
+                        address=run.address)  # fmt: skip
+    paths = (write_report or write_reports)(run.out)
     for key in (show,) if isinstance(show, str) else show or ():
         print(paths[key].read_text())
     return _print_summary(summary, paths)
@@ -87,12 +95,11 @@ def _print_summary(summary, paths: dict) -> int:
     return 0
 
 
-def cmd_attacks(ns: argparse.Namespace) -> int:
+def cmd_attacks(args: AttacksArgs) -> int:
     import advrl.zoo
     from advrl.bench import attack_suite
     from advrl.bench.cells import env_of
 
-    args: AttacksArgs = args_from(AttacksArgs, ns)
     policies = list(args.policies)
     for env in args.envs:
         matching = [p for p in advrl.zoo.names() if env_of(p) == env]
@@ -105,7 +112,7 @@ def cmd_attacks(ns: argparse.Namespace) -> int:
         list(dict.fromkeys(policies)), args.attacks, args.eps or None, args.seeds,
         args.episodes, args.n_envs, args.norm,
     )  # fmt: skip
-    return _run_and_report(cells, args)
+    return _run_and_report(cells, args.run)
 
 
 def _certify(policies: list[str], args: CertifySettings) -> int:
@@ -125,27 +132,24 @@ def _certify(policies: list[str], args: CertifySettings) -> int:
     )  # fmt: skip
     return _run_and_report(
         cells,
-        args,
+        args.run,
         lambda out: write_certificate_report(out, budgets, args.alpha, args.method),
         show="csv",
     )
 
 
-def cmd_certify(ns: argparse.Namespace) -> int:
-    args: CertifyArgs = args_from(CertifyArgs, ns)
+def cmd_certify(args: CertifyArgs) -> int:
     return _certify([args.policy], args)
 
 
-def cmd_smoothing(ns: argparse.Namespace) -> int:
-    args: SmoothingArgs = args_from(SmoothingArgs, ns)
+def cmd_smoothing(args: SmoothingArgs) -> int:
     return _certify(args.policies, args)
 
 
-def cmd_robustness(ns: argparse.Namespace) -> int:
+def cmd_robustness(args: RobustnessArgs) -> int:
     from advrl.bench.robustness import robustness_suite, write_robustness_report
     from advrl.bench.smoothing import parse_budgets
 
-    args: RobustnessArgs = args_from(RobustnessArgs, ns)
     models = {}
     for spec in args.models:
         label, sep, rest = spec.partition("=")
@@ -159,20 +163,19 @@ def cmd_robustness(ns: argparse.Namespace) -> int:
         models, args.env, parse_budgets(args.mass), parse_budgets(args.friction),
         bodies=tuple(args.bodies) or None, episodes=args.episodes, seed=args.seed,
     )  # fmt: skip
-    return _run_and_report(cells, args, write_robustness_report, show=None)
+    return _run_and_report(cells, args.run, write_robustness_report, show=None)
 
 
-def cmd_hacking(ns: argparse.Namespace) -> int:
+def cmd_hacking(args: HackingArgs) -> int:
     from advrl.agents.orpo import DIVERGENCES
     from advrl.bench.hacking import hacking_suite, write_hacking_report
 
-    args: HackingArgs = args_from(HackingArgs, ns)
     orpo = []
     for spec in args.orpo:
         divergence, sep, coef = spec.partition(":")
         try:
-            orpo.append((divergence, finite_float(coef)))
-        except argparse.ArgumentTypeError:
+            orpo.append((divergence, finite(coef)))
+        except ValueError:
             sep = ""
         if not sep or divergence not in DIVERGENCES:
             raise ValueError(
@@ -188,38 +191,35 @@ def cmd_hacking(ns: argparse.Namespace) -> int:
         args.orpo_epsilon,
         args.orpo_reward_clip,
     )
-    return _run_and_report(cells, args, write_hacking_report)
+    return _run_and_report(cells, args.run, write_hacking_report)
 
 
-def cmd_overoptimization(ns: argparse.Namespace) -> int:
+def cmd_overoptimization(args: OveroptimizationArgs) -> int:
     from advrl.bench.overoptimization import (
         overoptimization_suite,
         write_overoptimization_report,
     )
 
-    args: OveroptimizationArgs = args_from(OveroptimizationArgs, ns)
     cells = overoptimization_suite(args.tasks, args.methods, args.seeds, args.ppo_steps,
                                    args.bon_episodes, args.noise, args.members,
                                    args.pairs, args.uwo_lambda)  # fmt: skip
-    return _run_and_report(cells, args, write_overoptimization_report)
+    return _run_and_report(cells, args.run, write_overoptimization_report)
 
 
-def cmd_cheap_talk(ns: argparse.Namespace) -> int:
+def cmd_cheap_talk(args: CheapTalkArgs) -> int:
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
-    args: CheapTalkArgs = args_from(CheapTalkArgs, ns)
     cells = cheap_talk_suite(
         args.methods, args.seeds, args.popsize, args.generations, args.updates, args.victims
     )
-    return _run_and_report(cells, args, write_cheap_talk_report)
+    return _run_and_report(cells, args.run, write_cheap_talk_report)
 
 
-def cmd_quick(ns: argparse.Namespace) -> int:
+def cmd_quick(args: QuickArgs) -> int:
     from advrl.bench import quick_suite, write_reports
     from advrl.bench.cells import QUICK_POLICIES, quick_learned_attacks
     from advrl.bench.leaderboard_report import write_leaderboard_report
 
-    args: QuickArgs = args_from(QuickArgs, ns)
     cells = quick_suite(episodes=args.episodes)
 
     def reports(out):  # the attack table, and the worst case per policy
@@ -236,10 +236,10 @@ def cmd_quick(ns: argparse.Namespace) -> int:
             f"learned attacks left out (no shipped adversary for the standard eps): {missing}. "
             "Ship one: python -m advrl.attacks.learned.train --kind optimal --victim P --steps N"
         )
-    return _run_and_report(cells, args, reports, show=("markdown", "worst case markdown"))
+    return _run_and_report(cells, args.run, reports, show=("markdown", "worst case markdown"))
 
 
-def cmd_leaderboard(ns: argparse.Namespace) -> int:
+def cmd_leaderboard(args: LeaderboardArgs) -> int:
     from advrl.bench.leaderboard import (
         check_settings,
         leaderboard_suite,
@@ -248,7 +248,6 @@ def cmd_leaderboard(ns: argparse.Namespace) -> int:
     )
     from advrl.bench.leaderboard_report import write_leaderboard_report
 
-    args: LeaderboardArgs = args_from(LeaderboardArgs, ns)
     # The flags first, then the zoo: a typo in --eps is not hidden by a missing victim.
     check_settings(args.attacks, args.eps, args.seeds, args.episodes, args.adversary_steps)
     victims = leaderboard_victims(args.envs, args.defenses)
@@ -258,46 +257,161 @@ def cmd_leaderboard(ns: argparse.Namespace) -> int:
     )  # fmt: skip
     print(f"{len(victims)} victims ({', '.join(victims)}), {len(suite.training)} adversaries "
           f"to train or reuse, {len(suite.evaluation)} evaluation cells")  # fmt: skip
-    summary = run_leaderboard(suite, args.out, backend=args.backend, workers=args.workers,
-                              address=args.address)  # fmt: skip
-    paths = write_leaderboard_report(args.out)
+    run = args.run
+    summary = run_leaderboard(suite, run.out, backend=run.backend, workers=run.workers,
+                              address=run.address)  # fmt: skip
+    paths = write_leaderboard_report(run.out)
     print(paths["markdown"].read_text())
     return _print_summary(summary, paths)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="advrl", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="print every advrl env id and zoo policy").set_defaults(fn=cmd_list)
-    bench = sub.add_parser("bench", help="run a benchmark suite").add_subparsers(
-        dest="suite", required=True
+BENCH_SUITES: dict[str, tuple[type, Callable[[Any], int]]] = {
+    "attacks": (AttacksArgs, cmd_attacks),
+    "quick": (QuickArgs, cmd_quick),
+    "leaderboard": (LeaderboardArgs, cmd_leaderboard),
+    "smoothing": (SmoothingArgs, cmd_smoothing),
+    "robustness": (RobustnessArgs, cmd_robustness),
+    "hacking": (HackingArgs, cmd_hacking),
+    "cheap-talk": (CheapTalkArgs, cmd_cheap_talk),
+    "overoptimization": (OveroptimizationArgs, cmd_overoptimization),
+}
+"""``advrl bench <name>``: its flags and what runs them."""
+
+COMMANDS: dict[str, tuple[type, Callable[[Any], int]]] = {
+    "list": (ListArgs, cmd_list),
+    **{f"bench {name}": entry for name, entry in BENCH_SUITES.items()},
+    "certify": (CertifyArgs, cmd_certify),
+}
+"""Every command line, ``advrl <name> ...``: its flags and what runs them."""
+
+BenchSuite = Union[  # noqa: UP007  # built from a tuple: `|` has no such spelling
+    tuple(
+        Annotated[cls, tyro.conf.subcommand(name, prefix_name=False)]
+        for name, (cls, _) in BENCH_SUITES.items()
     )
-    suites = (
-        ("attacks", AttacksArgs, cmd_attacks),
-        ("quick", QuickArgs, cmd_quick),
-        ("leaderboard", LeaderboardArgs, cmd_leaderboard),
-        ("smoothing", SmoothingArgs, cmd_smoothing),
-        ("robustness", RobustnessArgs, cmd_robustness),
-        ("hacking", HackingArgs, cmd_hacking),
-        ("cheap-talk", CheapTalkArgs, cmd_cheap_talk),
-        ("overoptimization", OveroptimizationArgs, cmd_overoptimization),
-    )
-    for name, cls, fn in suites:
-        summary = (cls.__doc__ or "").replace("%", "%%")
-        p = bench.add_parser(name, help=summary, description=cls.__doc__)
-        add_dataclass_args(p, cls)
-        p.set_defaults(fn=fn)
-    certify = sub.add_parser("certify", help=CertifyArgs.__doc__, description=CertifyArgs.__doc__)
-    add_dataclass_args(certify, CertifyArgs)
-    certify.set_defaults(fn=cmd_certify)
-    return parser
+]
+
+
+@dataclass
+class BenchArgs:
+    """Run a benchmark suite."""
+
+    suite: BenchSuite
+
+
+CommandLine = (
+    Annotated[ListArgs, tyro.conf.subcommand("list")]
+    | Annotated[
+        BenchArgs,
+        # The top-level help lists every command: bench's line names its suites.
+        tyro.conf.subcommand(
+            "bench", description="Run a benchmark suite: " + ", ".join(BENCH_SUITES) + "."
+        ),
+    ]
+    | Annotated[CertifyArgs, tyro.conf.subcommand("certify")]
+)
+
+
+def _command_of(argv: Sequence[str]) -> type | None:
+    """The flags class that ``argv``'s command words name; ``None`` before they name one.
+
+    Raises:
+        UsageError: a missing command, or a word that names none (argparse's wording; tyro
+            would call the latter an unrecognized argument).
+    """
+
+    def named(level: str, position: int, names: Sequence[str]) -> str | None:
+        listed = ", ".join(repr(n) for n in names)
+        if len(argv) <= position:
+            raise UsageError(
+                f"the following arguments are required: {level} (choose from {listed})"
+            )
+        if argv[position].startswith("-"):
+            return None
+        if argv[position] not in names:
+            raise UsageError(
+                f"argument {level}: invalid choice: {argv[position]!r} (choose from {listed})"
+            )
+        return argv[position]
+
+    command = named("command", 0, ["list", "bench", "certify"])
+    if command != "bench":
+        return COMMANDS[command][0] if command else None
+    suite = named("suite", 1, list(BENCH_SUITES))
+    return BENCH_SUITES[suite][0] if suite else None
+
+
+def _flags(cls: type) -> list[str]:
+    """Every flag of a command's flags class, the shared settings included."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    flags = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            flags += _flags(hints[f.name])
+            continue
+        flags.append("--" + f.name.replace("_", "-"))
+        if typing.get_origin(hints[f.name]) is None and hints[f.name] is bool:
+            flags.append("--no-" + f.name.replace("_", "-"))
+    return flags
+
+
+def _did_you_mean(err: UsageError, cls: type | None) -> UsageError:
+    """``err``, naming the flag each unrecognized one resembles (argparse took prefixes)."""
+    if cls is None or not err.unrecognized:
+        return err
+    flags, hints = _flags(cls), []
+    for token in err.unrecognized:
+        name = token.split("=")[0]
+        close = [f for f in flags if f.startswith(name)] if name.startswith("--") else []
+        close = close or difflib.get_close_matches(name, flags, n=1)
+        if close and name.startswith("-"):
+            hints.append(f"{name}: did you mean {' or '.join(close)}?")
+    return UsageError(f"{err}; " + "; ".join(hints), err.unrecognized) if hints else err
+
+
+def parse(argv: Sequence[str] | None = None) -> Any:
+    """The flags of ``advrl argv`` (default: ``sys.argv[1:]``), parsed and type-checked.
+
+    Returns the command's flags dataclass (e.g. :class:`~advrl.cli_args.AttacksArgs` for
+    ``bench attacks``); runs nothing.
+
+    Raises:
+        UsageError: a flag the command line refuses, in argparse's words.
+
+    Example:
+        >>> from advrl.cli import parse
+        >>> args = parse(["bench", "attacks", "--envs", "Hopper-v5", "--eps", "0.05", "0.1"])
+        >>> args.envs, args.eps, args.run.out
+        (['Hopper-v5'], [0.05, 0.1], PosixPath('runs/attacks'))
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cls = _command_of(argv)
+    try:
+        with one_line_errors():
+            args = tyro.cli(
+                CommandLine,
+                prog="advrl",
+                description="The advrl command: list environments and run benchmarks.",
+                args=argv,
+                # `--out`, not `--run.out`: the shared settings read as the command's own.
+                config=(tyro.conf.OmitArgPrefixes,),
+            )
+    except UsageError as err:
+        raise _did_you_mean(err, cls) from None
+    return args.suite if isinstance(args, BenchArgs) else args
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
     try:
-        _check_run(ns)
-        return ns.fn(ns)
+        args = parse(argv)
+    except UsageError as err:  # as argparse does: print, then exit 2
+        print(f"advrl: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    run_command = next(fn for cls, fn in COMMANDS.values() if type(args) is cls)
+    try:
+        if isinstance(getattr(args, "run", None), RunSettings):
+            _check_run(args.run)
+        return run_command(args)
     except (ValueError, KeyError, ImportError, OSError) as err:
         # str(KeyError) quotes its message; show the message itself.
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
