@@ -30,6 +30,10 @@ BAD = [
     (["bench", "overoptimization", "--pairs", "1"], "argument --pairs: must be >= 2, got 1"),
     (["bench", "cheap-talk", "--victims", "0"], "argument --victims: must be >= 1, got 0"),
     (["bench", "attacks", "--nope"], "unrecognized arguments: --nope"),
+    (["bench", "attacks", "--policies", "ppo-cartpole", "--eps"],
+     "argument --eps: expected at least one value"),
+    (["bench", "nope"], "argument suite: invalid choice: 'nope' (choose from 'attacks', 'quick',"),
+    (["nope"], "argument command: invalid choice: 'nope' (choose from 'list', 'bench', 'certify')"),
     # the validation pass: the suite's cells are built (and checked) before any runs
     (["bench", "attacks", "--envs", "Nope-v0"], "no zoo policy for env 'Nope-v0'; zoo: ["),
     (["bench", "attacks"], "give --envs or --policies"),
