@@ -10,6 +10,15 @@ NEEDS_NLE = "needs nle, the optional NetHack extra: pip install 'advrl[nethack]'
 HAS_NLE = importlib.util.find_spec("nle") is not None
 requires_nle = pytest.mark.skipif(not HAS_NLE, reason=NEEDS_NLE)
 
+
+def with_nle_marks(entries):
+    """Registered env entries as parameters, the NetHack ones skipped without nle."""
+    return [
+        pytest.param(e, marks=requires_nle) if e.id.startswith("advrl/NetHack") else e
+        for e in entries
+    ]
+
+
 th.set_num_threads(1)
 
 

@@ -16,6 +16,7 @@ from advrl.agents.oni.models import (
 )
 from advrl.envs.nethack.messages import MessageReward
 from advrl.envs.nethack.service import AnnotationService
+from tests.conftest import requires_nle
 
 MONSTERS = ["newt", "jackal", "grid bug", "lichen", "sewer rat", "kobold", "gnome", "fox",
             "goblin", "acid blob", "yellow mold", "hill orc", "dingo", "coyote", "gecko"]
@@ -148,6 +149,7 @@ def test_extractor_rejects_spaces_without_nethack_keys():
         NetHackExtractor(space, crop=4)
 
 
+@requires_nle
 def test_ppo_trains_on_a_nethack_task_with_oni_reward_and_round_trips(tmp_path):
     th.set_num_threads(1)
     with AnnotationService() as service:

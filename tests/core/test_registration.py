@@ -6,9 +6,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from advrl.registration import GYM_ENVS, EnvEntry, all_entries, register_parallel
+from tests.conftest import with_nle_marks
 
 
-@pytest.mark.parametrize("entry", GYM_ENVS, ids=lambda e: e.id)
+@pytest.mark.parametrize("entry", with_nle_marks(GYM_ENVS), ids=lambda e: e.id)
 def test_check_env_on_every_registered_id(entry):
     env = gym.make(entry.id)
     check_env(env.unwrapped, skip_render_check=True)

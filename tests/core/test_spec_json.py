@@ -17,6 +17,7 @@ from advrl.envs.dynamics import PerturbDynamics
 from advrl.envs.hacking import hopper_velocity_proxy
 from advrl.envs.proxy import ProxyReward
 from advrl.registration import GYM_ENVS
+from tests.conftest import with_nle_marks
 
 
 def same_run(env: gym.Env, rebuilt: gym.Env, steps: int = 20) -> None:
@@ -45,7 +46,7 @@ def assert_round_trip(env: gym.Env) -> gym.Env:
     return rebuilt
 
 
-@pytest.mark.parametrize("entry", GYM_ENVS, ids=lambda e: e.id)
+@pytest.mark.parametrize("entry", with_nle_marks(GYM_ENVS), ids=lambda e: e.id)
 def test_every_registered_spec_round_trips_through_json(entry):
     assert_round_trip(gym.make(entry.id))
 

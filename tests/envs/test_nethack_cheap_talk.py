@@ -9,6 +9,9 @@ from gymnasium.utils.env_checker import check_env
 import advrl  # noqa: F401
 from advrl.agents.oni.extractor import NetHackExtractor
 from advrl.envs.cheap_talk import AddCheapTalk, FixedMessage, RandomMessage
+from tests.conftest import requires_nle
+
+pytestmark = requires_nle  # every test here runs a NetHack task
 
 
 def test_cheap_talk_channel_on_nethack_dict_observations():

@@ -14,6 +14,7 @@ import advrl  # noqa: F401
 from advrl.envs.nethack.annotators import ChatAnnotator, KeywordAnnotator
 from advrl.envs.nethack.messages import MessageReward, decode_message
 from advrl.envs.nethack.service import AnnotationService, LabelStore
+from tests.conftest import requires_nle
 
 
 def as_bytes(text: str) -> np.ndarray:
@@ -70,6 +71,7 @@ def test_beta_zero_never_decays_and_bad_arguments_are_errors():
         MessageReward(gym.make("CartPole-v1"), lambda m: 1.0)
 
 
+@requires_nle
 def test_message_reward_on_nethack_keeps_the_task_truth():
     env = MessageReward(gym.make("advrl/NetHackOracle-v0"), KeywordAnnotator().label, c_int=2.0)
     env.reset(seed=0)

@@ -11,6 +11,7 @@ import advrl  # noqa: F401
 from advrl.envs.nethack.annotators import KeywordAnnotator
 from advrl.envs.nethack.messages import MessageReward
 from advrl.envs.nethack.service import AnnotationService, LabelStore
+from tests.conftest import requires_nle
 
 FINDS = [f"You find gem number {i}." for i in range(20)]
 KILLS = [f"You kill newt number {i}!" for i in range(20)]
@@ -92,6 +93,7 @@ def test_a_shared_service_outlives_the_envs_that_use_it():
         MessageReward(Talk(), KeywordAnnotator().label, owns_reward_fn="yes")
 
 
+@requires_nle
 def test_closing_a_nethack_env_stops_the_service_it_owns():
     service = AnnotationService()
     env = MessageReward(gym.make("advrl/NetHackScore-v0"), service, owns_reward_fn=True)
