@@ -28,6 +28,9 @@ class EnvEntry:
     description: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     max_episode_steps: int | None = None
+    vector_entry_point: str | None = None
+    """Where batching matters: the batched vector env ``gym.make_vec`` builds (by default,
+    and with ``vectorization_mode="vector_entry_point"``)."""
 
 
 GYM_ENVS: tuple[EnvEntry, ...] = (
@@ -36,6 +39,8 @@ GYM_ENVS: tuple[EnvEntry, ...] = (
         "advrl.attacks.make_env:perturbed_observation_env",
         "any Box-observation task under an observation attack on a zoo victim "
         "(kwargs: env_id, attack, eps, norm, victim, space)",
+        # One batched attack (victim forward/backward passes) for all envs per step.
+        vector_entry_point="advrl.attacks.vector:perturbed_observation_vec",
     ),
     EnvEntry(
         "advrl/SmoothedCartPole-v0",
@@ -234,6 +239,7 @@ def register_all() -> None:
                 entry_point=entry.entry_point,
                 kwargs=dict(entry.kwargs),
                 max_episode_steps=entry.max_episode_steps,
+                vector_entry_point=entry.vector_entry_point,
             )
     register_parallel(PARALLEL_ENVS)
 
