@@ -1,5 +1,9 @@
 """Observation attacks: pure batched functions, wrappers that apply them, evaluation.
 
+The wrappers come for one env (:class:`PerturbObservation`), an SB3 VecEnv
+(:class:`VecPerturbObservation`) and a Gymnasium vector env
+(:class:`advrl.attacks.vector.PerturbObservation`, as in ``gymnasium.wrappers.vector``).
+
 Example:
     >>> import torch as th
     >>> from advrl.attacks import make_attack
@@ -15,6 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from advrl.attacks import vector
 from advrl.attacks.base import Attack
 from advrl.attacks.evaluate import EvalResult, evaluate_under_attack
 from advrl.attacks.gradient import FGSM, MAD, PGD, CriticAttack, TargetedPGD
@@ -66,4 +71,5 @@ __all__ = [
     "VecPerturbObservation",
     "evaluate_under_attack",
     "make_attack",
+    "vector",
 ]

@@ -2,7 +2,8 @@
 
 The public classes are importable from here (``from advrl.envs import PerturbDynamics``);
 each is loaded on first use, so ``import advrl.envs`` stays cheap and pulls neither MuJoCo
-nor nle.
+nor nle. Their Gymnasium vector versions (``ProxyReward``, ``LearnedReward``,
+``AddCheapTalk``) live in :mod:`advrl.envs.vector`, as in ``gymnasium.wrappers.vector``.
 """
 
 from __future__ import annotations
