@@ -64,10 +64,13 @@ def test_killed_run_resumes_without_recomputing_or_losing_cells(tmp_path):
         "--attacks", "uniform", "pgd", "mad", "--eps", "0.1", "0.2", "--episodes", "3",
         "--n-envs", "1", "--workers", "1", "--out", str(out),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stderr = tmp_path / "stderr"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     cells_dir = out / "cells"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(cells_dir.glob("*.json"))) < 2:
+        assert proc.poll() is None, f"the run ended before the kill: {stderr.read_text()}"
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
