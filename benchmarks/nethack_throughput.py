@@ -21,11 +21,13 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import nle  # noqa: F401  (registers NetHackScore-v0)
 import numpy as np
 import torch as th
 
 import advrl  # noqa: F401
+
+# Imports nle (which registers NetHackScore-v0), or says to install advrl[nethack].
+import advrl.envs.nethack.tasks  # noqa: F401
 from advrl.envs.nethack.annotators import KeywordAnnotator
 from advrl.envs.nethack.messages import MessageReward
 from advrl.envs.nethack.service import AnnotationService
