@@ -165,6 +165,23 @@ class VectorTransformObservation(gym.vector.VectorWrapper):
     Raises:
         ValueError: ``env`` has an autoreset mode other than ``NEXT_STEP``, ``SAME_STEP`` or
             ``DISABLED``.
+
+    Example:
+        >>> import gymnasium as gym, numpy as np
+        >>> class Doubled(VectorTransformObservation):
+        ...     def transform(self, obs, n):
+        ...         return 2 * obs, {"scale": np.full(n, 2.0)}
+        ...     def reseed(self, seed):
+        ...         pass
+        >>> fn = lambda: gym.make("CartPole-v1", max_episode_steps=1)
+        >>> envs = Doubled(gym.vector.SyncVectorEnv([fn] * 2, autoreset_mode="SameStep"))
+        >>> obs, info = envs.reset(seed=0)
+        >>> bool((obs == 2 * info["obs_clean"]).all()), info["scale"]
+        (True, array([2., 2.]))
+        >>> _, _, _, truncated, info = envs.step(np.zeros(2, dtype=int))
+        >>> final, clean = info["final_obs"][0], info["final_obs_clean"][0]
+        >>> bool(truncated.all() and (final == 2 * clean).all()), info["final_info"]["scale"]
+        (True, array([2., 2.]))
     """
 
     def __init__(self, env: VectorEnv, single_observation_space: gym.Space | None = None) -> None:
