@@ -8,10 +8,7 @@ configs); every error reads ``advrl: error: ...``, exit 2.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import sys
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Union
@@ -34,7 +31,7 @@ from advrl.cli_args import (
     RunSettings,
     SmoothingArgs,
 )
-from advrl.cli_types import UsageError, finite, one_line_errors
+from advrl.cli_types import UsageError, did_you_mean, finite, flags_of, one_line_errors
 
 __all__ = ["BACKENDS", "CERTIFY_METHODS", "COMMANDS", "NORMS", "main", "parse"]
 
@@ -334,39 +331,11 @@ def _command_of(argv: Sequence[str]) -> type | None:
             )
         return argv[position]
 
-    command = named("command", 0, ["list", "bench", "certify"])
+    command = named("command", 0, list(dict.fromkeys(name.split()[0] for name in COMMANDS)))
     if command != "bench":
         return COMMANDS[command][0] if command else None
     suite = named("suite", 1, list(BENCH_SUITES))
     return BENCH_SUITES[suite][0] if suite else None
-
-
-def _flags(cls: type) -> list[str]:
-    """Every flag of a command's flags class, the shared settings included."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    flags = []
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            flags += _flags(hints[f.name])
-            continue
-        flags.append("--" + f.name.replace("_", "-"))
-        if typing.get_origin(hints[f.name]) is None and hints[f.name] is bool:
-            flags.append("--no-" + f.name.replace("_", "-"))
-    return flags
-
-
-def _did_you_mean(err: UsageError, cls: type | None) -> UsageError:
-    """``err``, naming the flag each unrecognized one resembles (argparse took prefixes)."""
-    if cls is None or not err.unrecognized:
-        return err
-    flags, hints = _flags(cls), []
-    for token in err.unrecognized:
-        name = token.split("=")[0]
-        close = [f for f in flags if f.startswith(name)] if name.startswith("--") else []
-        close = close or difflib.get_close_matches(name, flags, n=1)
-        if close and name.startswith("-"):
-            hints.append(f"{name}: did you mean {' or '.join(close)}?")
-    return UsageError(f"{err}; " + "; ".join(hints), err.unrecognized) if hints else err
 
 
 def parse(argv: Sequence[str] | None = None) -> Any:
@@ -397,7 +366,7 @@ def parse(argv: Sequence[str] | None = None) -> Any:
                 config=(tyro.conf.OmitArgPrefixes,),
             )
     except UsageError as err:
-        raise _did_you_mean(err, cls) from None
+        raise did_you_mean(err, flags_of(cls) if cls else []) from None
     return args.suite if isinstance(args, BenchArgs) else args
 
 

@@ -14,7 +14,10 @@ argparse would print, so every advrl error reads ``advrl: error: ...`` on one li
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import difflib
 import math
+import typing
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -72,24 +75,25 @@ def choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
-def _spec(parse: Callable[[str], Any], metavar: str, *, many: bool, optional: bool):
-    """A constructor spec: one value (or ``None`` by default only), or one or more values."""
+def _spec(parse: Callable[[str], Any], metavar: str, *, repeated: bool, optional: bool):
+    """A constructor spec: one value, or one or more (``repeated``). ``optional``: the default
+    may be ``None``, which no token spells (tyro's own ``X | None`` takes a ``None`` token)."""
 
     def from_strings(texts: list[str]) -> Any:
-        if many and not texts:
+        if repeated and not texts:  # tyro's lists take zero values; argparse's "+" did not
             raise ValueError("expected at least one value")
         values = [parse(t) for t in texts]
-        return values if many else values[0]
+        return values if repeated else values[0]
 
     def is_instance(value: Any) -> bool:
-        return isinstance(value, list) if many else value is not None or optional
+        return isinstance(value, list) if repeated else value is not None or optional
 
     def to_strings(value: Any) -> list[str]:
-        return [str(v) for v in value] if many else [str(value)]
+        return [str(v) for v in value] if repeated else [str(value)]
 
     return PrimitiveConstructorSpec(
-        nargs="*" if many else 1,
-        metavar=f"{metavar} [{metavar} ...]" if many else metavar,
+        nargs="*" if repeated else 1,
+        metavar=f"{metavar} [{metavar} ...]" if repeated else metavar,
         instance_from_str=from_strings,
         is_instance=is_instance,
         str_from_instance=to_strings,
@@ -98,12 +102,12 @@ def _spec(parse: Callable[[str], Any], metavar: str, *, many: bool, optional: bo
 
 def one(parse: Callable[[str], Any], metavar: str, *, optional: bool = False):
     """One value, parsed by ``parse``; ``optional``: the default may be ``None``."""
-    return _spec(parse, metavar, many=False, optional=optional)
+    return _spec(parse, metavar, repeated=False, optional=optional)
 
 
 def many(parse: Callable[[str], Any], metavar: str):
     """One or more values, each parsed by ``parse``."""
-    return _spec(parse, metavar, many=True, optional=False)
+    return _spec(parse, metavar, repeated=True, optional=False)
 
 
 def default_is(text: str | Callable[[str], str]) -> Any:
@@ -177,3 +181,37 @@ def one_line_errors() -> Iterator[None]:
 
     with on_parse_error(hook):
         yield
+
+
+def flags_of(cls: type) -> list[str]:
+    """Every flag of a flags dataclass, those of its nested dataclasses included."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    flags = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            flags += flags_of(hint)
+            continue
+        flags.append("--" + f.name.replace("_", "-"))
+        if hint is bool:
+            flags.append("--no-" + f.name.replace("_", "-"))
+    return flags
+
+
+def did_you_mean(err: UsageError, flags: list[str]) -> UsageError:
+    """``err``, naming the flag each unrecognized one resembles.
+
+    argparse took a flag's prefix (``--epi`` for ``--episodes``); tyro does not, so say which
+    flag was meant rather than run something else.
+    """
+    hints = []
+    for token in err.unrecognized:
+        name = token.split("=")[0]
+        if not name.startswith("-"):
+            continue
+        close = [f for f in flags if f.startswith(name)] or difflib.get_close_matches(
+            name, flags, n=1
+        )
+        if close:
+            hints.append(f"{name}: did you mean {' or '.join(close)}?")
+    return UsageError(f"{err}; " + "; ".join(hints), err.unrecognized) if hints else err

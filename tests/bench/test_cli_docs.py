@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from advrl.cli import parse
+from advrl.cli import COMMANDS, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", ROOT / "BENCHMARKS.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 INLINE = re.compile(r"`(advrl (?:list|bench|certify)\b[^`]*)`")
+# Prose names a group of commands ("the `advrl bench` commands"): no command line.
+GROUPS = {"advrl " + name.split()[0] for name in COMMANDS if " " in name}
 
 
 def command_lines(text: str) -> list[str]:
@@ -27,8 +29,8 @@ def command_lines(text: str) -> list[str]:
                 if words[:1] == ["advrl"]:
                     found.append(shlex.join(words))
     outside = FENCE.sub("", text)
-    found += [" ".join(span.split()) for span in INLINE.findall(outside)]
-    return found
+    spans = [" ".join(span.split()) for span in INLINE.findall(outside)]
+    return found + [span for span in spans if span not in GROUPS]
 
 
 def documented() -> list[tuple[str, str]]:
@@ -40,6 +42,7 @@ def test_the_extraction_finds_block_chain_wrapped_and_inline_commands():
         "```bash\npip install x && advrl bench quick\n"
         "advrl bench attacks --envs A \\\n    --eps 0.1 [--backend ray]   # note\n```\n"
         "Then `advrl bench cheap-talk --methods\nact-control --seeds 0`, and `advrl.zoo`.\n"
+        "The `advrl bench` commands resume.\n"
     )
     assert command_lines(text) == [
         "advrl bench quick",
