@@ -32,7 +32,7 @@ def project(delta: th.Tensor, eps: float, norm: Norm) -> th.Tensor:
 
 
 def unit_direction(grad: th.Tensor, norm: Norm) -> th.Tensor:
-    """Steepest-ascent direction of unit size for ``norm``: sign for l_inf, g/|g| for l_2."""
+    """Steepest-ascent direction of unit size for ``norm``: sign for l_inf, ``g / |g|`` for l_2."""
     if norm == "linf":
         return grad.sign()
     lengths = sample_norm(grad, "l2").view(-1, *([1] * (grad.ndim - 1)))

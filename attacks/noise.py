@@ -23,7 +23,7 @@ class NoiseAttack(Attack):
 
     @abstractmethod
     def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
-        """Perturbations shaped like ``like`` (batch, *obs_shape), inside the ball."""
+        """Perturbations shaped like ``like`` (``(batch, *obs_shape)``), inside the ball."""
 
     def perturb(self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None):
         return obs + self.sample(obs, generator)

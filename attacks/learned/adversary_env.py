@@ -114,7 +114,7 @@ class ObservationAdversaryEnv(gym.Env):
 
     def perturbation(self, action: np.ndarray, obs_norm: th.Tensor) -> th.Tensor:
         """The perturbations, in the victim's normalised space, that a batch of actions
-        (shape (batch, *action_shape)) asks for at ``obs_norm`` (shape (batch, obs_dim))."""
+        (shape ``(batch, *action_shape)``) asks for at ``obs_norm`` (shape (batch, obs_dim))."""
         action = np.asarray(action, dtype=np.float64).reshape(obs_norm.shape[0], -1)
         delta = perturbation_from_action(action, self.eps, self.norm)
         return th.as_tensor(delta, dtype=obs_norm.dtype, device=obs_norm.device)
