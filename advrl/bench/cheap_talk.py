@@ -19,13 +19,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import mean_curve, panels, save_png
+from advrl.bench.plotting import Panels, curve_stats, save_png
 from advrl.bench.report import (
+    caption,
+    count_text,
+    fixed_settings,
     markdown_columns,
+    seeds_text,
     setting_key,
     setting_order,
     setting_text,
     settings_label,
+    summary,
     to_csv,
     varying_settings,
 )
@@ -188,7 +193,16 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
     for r in rows:
         groups.setdefault((r["method"], *(setting_key(r[k]) for k in extra)), []).append(r)
     head, align = markdown_columns(extra)
+    configs = [r["cell"] for r in records]
     lines = [
+        caption(
+            "env: the batched CartPole with a message channel",
+            *fixed_settings(configs, skip=("method", "seed", *extra)),
+            seeds_text(c["seed"] for c in configs),
+            f"victim final return: {_eval_episodes()} greedy episodes per victim, mean over "
+            "victims, then mean ± std over seeds",
+        ),
+        "",
         f"| method |{head} seeds | victim final return (mean ± std over seeds) | control "
         "success (exploiter / goal-blind / random messages) | ACT wall s |",
         f"|---|{align}---:|---:|---:|---:|",
@@ -206,27 +220,60 @@ def write_cheap_talk_report(run_dir: str | Path) -> dict[str, Path]:
                      f"| {ctrl} | {act_s} |")  # fmt: skip
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
-        fig, (curve_ax, es_ax) = panels(2, width=5.5)
-        lines_of: dict[tuple, list[dict]] = {}
-        for r in records:
-            c = r["cell"]
-            key = (order[c["method"]], c["method"] + settings_label(c, extra))
-            lines_of.setdefault(key, []).append(r["result"])
-        for (_, label), rs in sorted(lines_of.items()):
-            curve = mean_curve([r["curve"] for r in rs])
-            curve_ax.plot(curve[:, 0], curve[:, 1], label=label)
-            if "act_history" in rs[0]:
-                fit = mean_curve([list(enumerate(h["return_mean"] for h in r["act_history"]))
-                                  for r in rs])  # fmt: skip
-                es_ax.plot(fit[:, 0], fit[:, 1], label=label)
-        curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
-                     "per victim", ylabel="episode return")  # fmt: skip
-        es_ax.set(title="ACT: final return of the ES victims", xlabel="generation",
-                  ylabel="victim final return (mean over population)")  # fmt: skip
-        for ax in (curve_ax, es_ax):
-            ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-        fig.tight_layout()
-        save_png(fig, paths["plot"])
+        save_png(_figure(records, extra), paths["plot"])
     return paths
+
+
+def _eval_episodes() -> int:
+    from advrl.attacks.act.trainer import ACTConfig
+
+    return ACTConfig().eval_envs  # CheapTalkCell.config keeps ACT's default
+
+
+def cheap_talk_figure(run_dir: str | Path):
+    """The figure :func:`write_cheap_talk_report` saves (None for an empty store)."""
+    records = ResultsStore(run_dir).records("cheap_talk")
+    if not records:
+        return None
+    extra = varying_settings((r["cell"] for r in records), shown=("method",), within=("method",))
+    return _figure(records, extra)
+
+
+def _figure(records: list[dict], extra: list[str]):
+    """Victim learning curves per method, and the final return of the victims ACT trained in
+    each generation: lines are means over seeds, bands ± the std over seeds."""
+    order = {m: i for i, m in enumerate(METHODS)}
+    panels = Panels(2, width=5.5)
+    curve_ax, es_ax = panels.axes
+    lines_of: dict[tuple, list[dict]] = {}
+    for r in records:
+        c = r["cell"]
+        key = (order[c["method"]], c["method"] + settings_label(c, extra))
+        lines_of.setdefault(key, []).append(r["result"])
+    several = False
+    for (_, label), rs in sorted(lines_of.items()):
+        several |= len(rs) > 1
+        x, mean, std = curve_stats([r["curve"] for r in rs])
+        panels.line(curve_ax, x, mean[:, 0], label, err=std[:, 0] if len(rs) > 1 else None,
+                    band=True)  # fmt: skip
+        if "act_history" in rs[0]:
+            x, mean, std = curve_stats([list(enumerate(h["return_mean"] for h in r["act_history"]))
+                                        for r in rs])  # fmt: skip
+            panels.line(es_ax, x, mean[:, 0], label, err=std[:, 0] if len(rs) > 1 else None,
+                        band=True)  # fmt: skip
+    curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
+                 "per victim", ylabel="episode return (mean over victims)")  # fmt: skip
+    es_ax.set(title="ACT: final return of the ES victims", xlabel="generation",
+              ylabel="final return (population mean)")  # fmt: skip
+    es_ax.xaxis.get_major_locator().set_params(integer=True)
+    for ax in (curve_ax, es_ax):
+        ax.title.set_fontsize(9)
+    cells = [r["cell"] for r in records]
+    return panels.finish(summary(
+        "cheap talk on the batched CartPole",
+        count_text((c["victims"] for c in cells), "victim") + " per seed, "
+        + count_text((c["n_updates"] for c in cells), "PPO update") + " each",
+        f"final return: {_eval_episodes()} greedy episodes per victim",
+        seeds_text(c["seed"] for c in cells),
+        "lines: mean over seeds; band: ± std over seeds" if several else "one seed per line",
+    ))  # fmt: skip

@@ -17,13 +17,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import mean_curve, panels, save_png
+from advrl.bench.plotting import Panels, curve_stats, save_png
 from advrl.bench.report import (
+    caption,
+    count_text,
+    fixed_settings,
     markdown_columns,
+    seeds_text,
     setting_key,
     setting_order,
     setting_text,
     settings_label,
+    summary,
     to_csv,
     varying_settings,
 )
@@ -200,6 +205,7 @@ class HackingCell:
         )  # fmt: skip
         return {
             "mean_return": float(tail[:, 0].mean()),
+            "episodes": len(episodes),
             "final_true": float(tail[:, 0].mean()),
             "final_proxy": float(tail[:, 1].mean()),
             "reference_true": ref_true,
@@ -276,19 +282,28 @@ def _method_name(cell: dict[str, Any]) -> str:
     )
 
 
+CELL_FIELDS = ("testbed", "method", "divergence", "coef", "epsilon", "reward_clip",
+               "convention", "seed")  # fmt: skip
+"""Cell fields the hacking table shows as columns (seeds as a count)."""
+
+
+def _cells(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """The stored cells as the report reads them, and the settings beyond
+    :data:`CELL_FIELDS` that differ between them (steps, n_envs): columns and groups too."""
+    # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
+    cells = [{"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0,
+              "convention": _stored_convention(r["cell"])} for r in records]  # fmt: skip
+    return cells, varying_settings(cells, shown=CELL_FIELDS)
+
+
 def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
     """``hacking.csv``, ``hacking.md`` (mean +- std over seeds) and ``hacking.png`` (true and
     proxy return over training, one pair of panels per testbed)."""
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("hacking")
-    cell_fields = ["testbed", "method", "divergence", "coef", "epsilon", "reward_clip",
-                   "convention", "seed"]  # fmt: skip
+    cell_fields = list(CELL_FIELDS)
     result_fields = ["final_true", "final_proxy", "reference_true"]
-    # Older stores lack epsilon (it was 0.1); reward_clip 0 in the report means "no clip".
-    cells = [{"epsilon": 0.1, **r["cell"], "reward_clip": r["cell"].get("reward_clip") or 0.0,
-              "convention": _stored_convention(r["cell"])} for r in records]  # fmt: skip
-    # Settings the table does not show (steps, n_envs) that differ: columns and groups too.
-    extra = varying_settings(cells, shown=cell_fields)
+    cells, extra = _cells(records)
     fields = [*cell_fields[:-1], *extra, "seed"]
     rows = [{**{k: cell.get(k) for k in fields}, **{k: r["result"][k] for k in result_fields}}
             for cell, r in zip(cells, records, strict=True)]  # fmt: skip
@@ -301,6 +316,13 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
         groups.setdefault(tuple(setting_key(r[k]) for k in fields[:-1]), []).append(r)
     head, align = markdown_columns(extra)
     lines = [
+        caption(
+            *fixed_settings(cells, skip=fields),
+            seeds_text(c["seed"] for c in cells),
+            "returns: mean ± std over seeds of each run's last 10% of training episodes; "
+            "reference true: the reference policy's mean true return",
+        ),
+        "",
         f"| testbed | method | divergence | coef | ref eps | reward clip | convention |{head} "
         "seeds | true return | proxy return | reference true |",
         f"|---|---|---|---:|---:|---:|---|{align}---:|---:|---:|---:|",
@@ -318,25 +340,52 @@ def write_hacking_report(run_dir: str | Path) -> dict[str, Path]:
         )
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
-        testbeds = sorted({r["cell"]["testbed"] for r in records})
-        fig, axes = panels(2 * len(testbeds), width=5.5, height=3.8)
-        for t, testbed in enumerate(testbeds):
-            curves: dict[str, list[np.ndarray]] = {}
-            for cell, r in zip(cells, records, strict=True):
-                if cell["testbed"] == testbed:
-                    name = _method_name(cell) + settings_label(cell, extra)
-                    curves.setdefault(name, []).append(np.asarray(r["result"]["curve"]))
-            true_ax, proxy_ax = axes[2 * t], axes[2 * t + 1]
-            for name, cs in sorted(curves.items()):
-                mean = mean_curve(cs)
-                true_ax.plot(mean[:, 0], mean[:, 1], label=name)
-                proxy_ax.plot(mean[:, 0], mean[:, 2], label=name)
-            short = testbed.split("/")[-1]
-            for ax, title in ((true_ax, "true return"), (proxy_ax, "proxy return")):
-                ax.set_title(f"{short}: {title}")
-                ax.set_xlabel("env steps")
-                ax.grid(alpha=0.3)
-            proxy_ax.legend(fontsize=7)
-        fig.tight_layout()
-        save_png(fig, paths["plot"])
+        save_png(_figure(cells, records, extra), paths["plot"])
     return paths
+
+
+def hacking_figure(run_dir: str | Path):
+    """The figure :func:`write_hacking_report` saves (None for an empty store)."""
+    records = ResultsStore(run_dir).records("hacking")
+    if not records:
+        return None
+    cells, extra = _cells(records)
+    return _figure(cells, records, extra)
+
+
+def _figure(cells: list[dict], records: list[dict], extra: list[str]):
+    """Per testbed, true and proxy return of the training episodes over env steps: a line per
+    method (mean over seeds) with a band of ± the std over seeds, and the reference policy's
+    true return as a dashed level."""
+    testbeds = sorted({c["testbed"] for c in cells})
+    panels = Panels(2 * len(testbeds), width=5.0, height=3.8)
+    several = False
+    for t, testbed in enumerate(testbeds):
+        curves: dict[str, list[np.ndarray]] = {}
+        references = []
+        for cell, r in zip(cells, records, strict=True):
+            if cell["testbed"] == testbed:
+                name = _method_name(cell) + settings_label(cell, extra)
+                curves.setdefault(name, []).append(np.asarray(r["result"]["curve"]))
+                references.append(r["result"]["reference_true"])
+        true_ax, proxy_ax = panels.axes[2 * t], panels.axes[2 * t + 1]
+        for name, cs in sorted(curves.items()):
+            x, mean, std = curve_stats(cs)
+            several |= len(cs) > 1
+            for col, ax in enumerate((true_ax, proxy_ax)):
+                panels.line(ax, x, mean[:, col], name, err=std[:, col] if len(cs) > 1 else None,
+                            band=True)  # fmt: skip
+        panels.reference(true_ax, float(np.mean(references)), "reference policy")
+        short = testbed.split("/")[-1]
+        for ax, what in ((true_ax, "true"), (proxy_ax, "proxy")):
+            ax.set_title(f"{short}: {what} return", fontsize=9)
+            ax.set_xlabel("env steps")
+            ax.set_ylabel(f"{what} return per training episode")
+    episodes = [r["result"]["episodes"] for r in records if "episodes" in r["result"]]
+    return panels.finish(summary(
+        "reward hacking on " + ", ".join(t.split("/")[-1] for t in testbeds),
+        count_text((c["steps"] for c in cells), "env step") + " per run",
+        count_text(episodes, "training episode") + " per run" if episodes else "",
+        seeds_text(c["seed"] for c in cells),
+        "lines: mean over seeds; band: ± std over seeds" if several else "one seed per line",
+    ))  # fmt: skip

@@ -25,10 +25,23 @@ from advrl.bench.leaderboard import (
     base_env,
     defense_of,
 )
-from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import setting_key, setting_text, to_csv, varying_settings
+from advrl.bench.plotting import REFERENCE, Panels, save_png
+from advrl.bench.report import (
+    caption,
+    count_text,
+    norm_text,
+    seeds_text,
+    setting_key,
+    setting_text,
+    summary,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
+
+Value = tuple[float, float]
+"""A cell's mean return and its std over the episodes."""
 
 SHOWN = ("policy", "env", "attack", "eps", "adversary", "shipped_adversary")
 """Eval-cell fields a row shows in its own way (eps per row; attack as a column)."""
@@ -61,7 +74,8 @@ def leaderboard_rows(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[st
     Each row has ``env`` (the base task), ``defense``, ``policy``, the settings, ``eps``,
     ``adversaries``, ``seeds``, ``natural`` and one entry per attack (medians over seeds, None
     where missing), ``worst_case``, ``worst_attack``, ``worst_ratio``, and ``per_seed``
-    (seed -> {"natural", "worst_case"}) for the plot's error bars.
+    (seed -> {"natural", "worst_case"} and their std over the episodes, ``"natural_std"``,
+    ``"worst_case_std"``) for the plot's error bars.
     """
     records = ResultsStore(run_dir).records("attack")
     learned = _learned()
@@ -78,14 +92,16 @@ def leaderboard_rows(run_dir: str | Path) -> tuple[list[dict[str, Any]], list[st
     def base(c: dict) -> tuple:
         return (c["policy"], c["env"], *(setting_key(c.get(k)) for k in settings))
 
-    natural: dict[tuple, dict[int, float]] = defaultdict(dict)
-    plain: dict[tuple, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    by_label: dict[tuple, dict[str, dict[str, dict[int, float]]]] = defaultdict(
+    # Values are (mean, std over the cell's episodes) per seed.
+    natural: dict[tuple, dict[int, Value]] = defaultdict(dict)
+    plain: dict[tuple, dict[str, dict[int, Value]]] = defaultdict(lambda: defaultdict(dict))
+    by_label: dict[tuple, dict[str, dict[str, dict[int, Value]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(dict))
     )
     configs: dict[tuple, dict] = {}
     for rec in records:
-        c, value = rec["cell"], rec["result"]["mean_return"]
+        c, r = rec["cell"], rec["result"]
+        value = (r["mean_return"], r.get("std_return") or 0.0)
         configs.setdefault(base(c), c)
         if c["attack"] == "none" or c["eps"] == 0:
             natural[base(c)][c["seed"]] = value
@@ -149,18 +165,19 @@ def _describe(sources: dict[str, str]) -> str:
 def _row(config: dict, settings: list[str], eps, sources: dict, natural: dict, columns: dict):
     env = base_env(config["env"])
     seeds = sorted(set(natural) | {s for values in columns.values() for s in values})
-    worst: dict[int, tuple[float, str]] = {}
+    worst: dict[int, tuple[float, str, float]] = {}
     for seed in seeds:
-        at_seed = [(v[seed], a) for a, v in columns.items() if seed in v]
+        at_seed = [(v[seed][0], a, v[seed][1]) for a, v in columns.items() if seed in v]
         if at_seed:
             worst[seed] = min(at_seed)
-    counts = Counter(a for _, a in worst.values())
+    counts = Counter(a for _, a, _ in worst.values())
     if len(counts) == 1:
         worst_attack = next(iter(counts))
     else:
         worst_attack = ", ".join(f"{a} ({n}/{len(worst)} seeds)" for a, n in counts.most_common())
-    median_natural = _median(natural.values())
-    median_worst = _median(v for v, _ in worst.values())
+    median_natural = _median(m for m, _ in natural.values())
+    median_worst = _median(m for m, _, _ in worst.values())
+    none = (None, None, None)
     row = {
         "env": env,
         "defense": defense_of(config["policy"], env),
@@ -170,7 +187,7 @@ def _row(config: dict, settings: list[str], eps, sources: dict, natural: dict, c
         "adversaries": _describe(sources),
         "seeds": " ".join(str(s) for s in seeds),
         "natural": median_natural,
-        **{a: _median(v.values()) for a, v in columns.items()},
+        **{a: _median(m for m, _ in v.values()) for a, v in columns.items()},
         "worst_case": median_worst,
         "worst_attack": worst_attack or None,
         "worst_ratio": median_worst / median_natural  # a ratio to a return <= 0 means nothing
@@ -178,7 +195,9 @@ def _row(config: dict, settings: list[str], eps, sources: dict, natural: dict, c
         else None,
         "attacks": sorted(columns, key=_attack_order),
         "per_seed": {
-            s: {"natural": natural.get(s), "worst_case": worst.get(s, (None,))[0]} for s in seeds
+            s: dict(zip(("natural", "natural_std"), natural.get(s, none)[:2], strict=True))
+            | dict(zip(("worst_case", "worst_case_std"), worst.get(s, none)[::2], strict=True))
+            for s in seeds
         },
     }
     return row
@@ -193,9 +212,26 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def to_markdown(rows: list[dict], attacks: list[str], settings: list[str]) -> str:
+def shared_settings(run_dir: str | Path) -> list[str]:
+    """What every leaderboard cell shares (or the values it takes): episodes, norm, seeds."""
+    cells = [r["cell"] for r in ResultsStore(run_dir).records("attack")]
+    return [
+        count_text((c["episodes"] for c in cells), "episode") + " per cell",
+        f"eps: {norm_text(c['norm'] for c in cells)} norm, in each victim's normalised "
+        "observation space",
+        seeds_text(c["seed"] for c in cells),
+    ]
+
+
+def to_markdown(
+    rows: list[dict], attacks: list[str], settings: list[str], shared: list[str] = ()
+) -> str:
+    """The leaderboard table, with the ``shared`` settings (:func:`shared_settings`) in the
+    caption line above it."""
     extra = "".join(f" {k} |" for k in settings)
     lines = [
+        caption(*shared, "returns: mean over a cell's episodes, median over seeds"),
+        "",
         f"| env | defense |{extra} eps | seeds | natural | "
         + "".join(f"{a} | " for a in attacks)
         + "worst case | worst attack | adversaries |",
@@ -222,31 +258,50 @@ def to_markdown(rows: list[dict], attacks: list[str], settings: list[str]) -> st
     return "\n".join(lines) + "\n" + note
 
 
-def plot(rows: list[dict], settings: list[str], path: Path) -> None:
-    """Per env: natural and worst-case return per defense, error bars = range over seeds."""
+def leaderboard_figure(run_dir: str | Path):
+    """The figure :func:`write_leaderboard_report` saves (None for an empty store)."""
+    rows, _, settings = leaderboard_rows(run_dir)
+    return _figure(rows, settings, shared_settings(run_dir)) if rows else None
+
+
+def _figure(rows: list[dict], settings: list[str], shared: list[str]):
+    """Per env: natural and worst-case return per defense (medians over seeds); error bars:
+    the range over seeds, or ± the std over the episodes of a row with one seed."""
     envs = list(dict.fromkeys(r["env"] for r in rows))
-    fig, axes = panels(len(envs), width=max(4.5, 1.2 * max(len(rows), 1) / len(envs) + 2))
-    for ax, env in zip(axes, envs, strict=True):
+    panels = Panels(len(envs), width=max(4.5, 1.2 * max(len(rows), 1) / len(envs) + 2))
+    for ax, env in zip(panels.axes, envs, strict=True):
         mine = [r for r in rows if r["env"] == env]
         xs = np.arange(len(mine))
-        for offset, name, colour in ((-0.2, "natural", "tab:blue"), (0.2, "worst_case", "tab:red")):
-            medians = [np.nan if r[name] is None else r[name] for r in mine]
-            spread = [[v[name] for v in r["per_seed"].values() if v[name] is not None]
-                      for r in mine]  # fmt: skip
-            low = [m - min(s) if s else 0.0 for m, s in zip(medians, spread, strict=True)]
-            high = [max(s) - m if s else 0.0 for m, s in zip(medians, spread, strict=True)]
-            ax.bar(xs + offset, medians, width=0.4, color=colour, yerr=[low, high], capsize=3,
-                   label=name.replace("_", " "))  # fmt: skip
+        for offset, name in ((-0.12, "natural"), (0.12, "worst_case")):
+            medians = np.array([np.nan if r[name] is None else r[name] for r in mine])
+            err = np.array([_error_bar(r, name) for r in mine]).T
+            panels.line(ax, xs + offset, medians, name.replace("_", " "), err=err, join=False)
         ax.set_xticks(xs, [_tick(r, mine, settings) for r in mine], rotation=20, fontsize=8)
         eps = sorted({setting_text(r["eps"]) for r in mine if r["eps"] is not None})
         ax.set_title(f"{env} (eps {'/'.join(eps) or '-'})")
         ax.set_xlim(-0.8, len(mine) - 0.2)
-        ax.set_ylabel("median return over seeds (error bars: range)")
-        ax.axhline(0, color="grey", linewidth=0.8)
-        ax.grid(axis="y", alpha=0.3)
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path)
+        ax.set_xlabel("defense")
+        ax.set_ylabel("median return over seeds")
+        ax.axhline(0, color="grey", linewidth=0.8, gid=REFERENCE)
+    spread = "error bars: range over seeds (one seed: ± std over its episodes)"
+    return panels.finish(summary("leaderboard on " + ", ".join(envs), *shared, spread))
+
+
+def _error_bar(row: dict, name: str) -> tuple[float, float]:
+    """(below, above) the median: the range over seeds, or one seed's std over episodes."""
+    if row[name] is None:
+        return (0.0, 0.0)
+    seeds = [v for v in row["per_seed"].values() if v[name] is not None]
+    if len(seeds) == 1:
+        std = seeds[0][f"{name}_std"] or 0.0
+        return (std, std)
+    values = [v[name] for v in seeds]
+    return (row[name] - min(values), max(values) - row[name])
+
+
+def plot(rows: list[dict], settings: list[str], path: Path, shared: list[str] = ()) -> None:
+    """Save the leaderboard figure as a PNG."""
+    save_png(_figure(rows, settings, list(shared)), path)
 
 
 def _tick(row: dict, rows: list[dict], settings: list[str]) -> str:
@@ -261,6 +316,7 @@ def write_leaderboard_report(run_dir: str | Path) -> dict[str, Path]:
     """Rebuild ``leaderboard.md``, ``leaderboard.csv`` and ``leaderboard.png`` from the store."""
     run_dir = Path(run_dir)
     rows, attacks, settings = leaderboard_rows(run_dir)
+    shared = shared_settings(run_dir)
     paths = {
         "markdown": run_dir / "leaderboard.md",
         "csv": run_dir / "leaderboard.csv",
@@ -270,7 +326,7 @@ def write_leaderboard_report(run_dir: str | Path) -> dict[str, Path]:
                "worst_case", "worst_attack", "worst_ratio", "adversaries"]  # fmt: skip
     table = [{k: r.get(k) for k in columns} for r in rows]
     atomic_write_bytes(paths["csv"], to_csv(table, columns).encode())
-    atomic_write_bytes(paths["markdown"], to_markdown(rows, attacks, settings).encode())
+    atomic_write_bytes(paths["markdown"], to_markdown(rows, attacks, settings, shared).encode())
     if rows:
-        plot(rows, settings, paths["plot"])
+        plot(rows, settings, paths["plot"], shared)
     return paths

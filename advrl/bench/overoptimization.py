@@ -21,24 +21,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import mean_curve, save_png
-from advrl.bench.report import (
-    markdown_columns,
-    setting_key,
-    setting_order,
-    setting_text,
-    settings_label,
-    to_csv,
-    varying_settings,
-)
-from advrl.bench.store import ResultsStore
-from advrl.zoo.checkpoint import atomic_write_bytes
 
 SERVED = ("single", "mean", "wco", "uwo")
 METHODS = ("ppo", "bon")
@@ -306,110 +293,13 @@ def overoptimization_suite(
     return cells
 
 
-def _settings(cell: dict[str, Any]) -> dict[str, Any]:
-    """A stored cell's config with the task's defaults for ``steps`` / ``episodes`` = 0
-    (both mean the same run; the report shows the real number)."""
-    task = TASKS.get(cell["task"])
-    if task is None:
-        return cell
-    return {**cell, "steps": cell.get("steps") or task.ppo_steps,
-            "episodes": cell.get("episodes") or task.bon_episodes}  # fmt: skip
+REPORT = ("write_overoptimization_report", "overoptimization_figure")
 
 
-def write_overoptimization_report(run_dir: str | Path) -> dict[str, Path]:
-    """``overoptimization.csv``/``.md`` (peak, final and drop of gold per served reward,
-    mean over seeds) and ``overoptimization.png`` (gold and proxy curves per task/method).
+def __getattr__(name: str):
+    # The report lives in its own module (it imports this one); re-exported lazily.
+    if name in REPORT:
+        from advrl.bench import overoptimization_report
 
-    Cells that differ in a setting beyond task, method, served reward and seed (PPO steps,
-    pairs, ...) are never averaged together: the setting becomes a column."""
-    run_dir = Path(run_dir)
-    records = ResultsStore(run_dir).records("overoptimization")
-    cells = [_settings(r["cell"]) for r in records]
-    extra = varying_settings(cells, shown=("task", "method", "served", "uwo_lambda"),
-                             within=("task", "method"))  # fmt: skip
-    rows = []
-    for c, r in zip(cells, records, strict=True):
-        res = r["result"]
-        common = {"task": c["task"], "method": c["method"], **{k: c.get(k) for k in extra},
-                  "seed": c["seed"], "rm_held_out_accuracy": res["rm_held_out_accuracy"],
-                  "rm_held_out_clean_accuracy": res["rm_held_out_clean_accuracy"]}  # fmt: skip
-        if c["method"] == "ppo":
-            rows.append({**common, "served": served_label(c["served"], c.get("uwo_lambda")),
-                         "peak_gold": res["peak_gold"], "final_gold": res["final_gold"],
-                         "gold_drop": res["gold_drop"],
-                         "final_proxy": res["final_proxy"]})  # fmt: skip
-        else:
-            for served, cur in res["curves"].items():
-                gold = np.asarray(cur["gold"])
-                rows.append({**common, "served": served_label(served, c.get("uwo_lambda")),
-                             "peak_gold": float(gold.max()), "final_gold": float(gold[-1]),
-                             "gold_drop": float(gold.max() - gold[-1]),
-                             "final_proxy": cur["proxy"][-1]})  # fmt: skip
-    order = {s: i for i, s in enumerate(SERVED)}
-    rows.sort(key=lambda r: (r["task"], r["method"], order.get(r["served"], 9), r["served"],
-                             *(setting_order(r[k]) for k in extra), r["seed"]))  # fmt: skip
-    metrics = ["peak_gold", "final_gold", "gold_drop", "final_proxy", "rm_held_out_accuracy",
-               "rm_held_out_clean_accuracy"]  # fmt: skip
-    fields = ["task", "method", "served", *extra, "seed", *metrics]
-    paths = {"csv": run_dir / "overoptimization.csv", "markdown": run_dir / "overoptimization.md",
-             "plot": run_dir / "overoptimization.png"}  # fmt: skip
-    atomic_write_bytes(paths["csv"], to_csv(rows, fields).encode())
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        key = (r["task"], r["method"], r["served"], *(setting_key(r[k]) for k in extra))
-        groups.setdefault(key, []).append(r)
-    head, align = markdown_columns(extra)
-    lines = [f"| task | method | served reward |{head} seeds | peak gold | final gold | drop | "
-             "final proxy | RM held-out acc (noisy / clean) |",
-             f"|---|---|---|{align}---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (task, method, served, *_), rs in groups.items():
-        m = {k: np.mean([r[k] for r in rs]) for k in metrics}
-        cols = "".join(f" {setting_text(rs[0][k])} |" for k in extra)
-        lines.append(f"| {task} | {method} | {served} |{cols} {len(rs)} | {m['peak_gold']:.2f} | "
-                     f"{m['final_gold']:.2f} | {m['gold_drop']:.2f} | {m['final_proxy']:.2f} | "
-                     f"{m['rm_held_out_accuracy']:.2f} / "
-                     f"{m['rm_held_out_clean_accuracy']:.2f} |")  # fmt: skip
-    atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
-    if records:
-        _plot(cells, records, extra, paths["plot"])
-    return paths
-
-
-def _plot(cells: list[dict], records: list[dict], extra: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = sorted({(c["task"], c["method"]) for c in cells})
-    fig, axes = plt.subplots(2, len(panels), figsize=(4.6 * len(panels), 7), squeeze=False)
-    for col, (task, method) in enumerate(panels):
-        curves: dict[str, list[np.ndarray]] = {}  # label -> [x, gold, proxy] per seed
-        for c, r in zip(cells, records, strict=True):
-            if (c["task"], c["method"]) != (task, method):
-                continue
-            res, settings = r["result"], settings_label(c, extra)
-            if method == "ppo":
-                label = served_label(c["served"], c.get("uwo_lambda")) + settings
-                curves.setdefault(label, []).append(np.asarray(res["curve"])[:, :3])
-            else:
-                for served, cur in res["curves"].items():
-                    label = served_label(served, c.get("uwo_lambda")) + settings
-                    curves.setdefault(label, []).append(
-                        np.column_stack([res["kl"], cur["gold"], cur["proxy"]])
-                    )
-        order = {s: i for i, s in enumerate(SERVED)}
-        for label in sorted(curves, key=lambda s: (order.get(s.split(" ")[0], len(SERVED)), s)):
-            mean = mean_curve(curves[label])
-            for row in (0, 1):
-                axes[row][col].plot(mean[:, 0], mean[:, row + 1], label=label)
-        for row, what in ((0, "gold (true) return"), (1, "proxy return (served reward)")):
-            ax = axes[row][col]
-            ax.set_title(f"{task.split('/')[-1]} {method}: {what}", fontsize=9)
-            ax.set_xlabel("env steps" if method == "ppo" else "KL_bon = log n - (n-1)/n")
-            if method == "ppo":
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
-            ax.grid(alpha=0.3)
-        axes[0][col].legend(fontsize=7)
-    fig.tight_layout()
-    save_png(fig, path)
+        return getattr(overoptimization_report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,10 @@
 A run directory may hold cells of several runs with different settings (``--episodes 1``,
 then ``--episodes 4``). A report never merges those: every setting that differs between
 cells it would otherwise put in one row, line or mean (:func:`varying_settings`) becomes a
-column and a grouping key, and a label in the plots.
+column and a grouping key, and a label in the plots. The settings every cell shares
+(episodes, seeds, norm, ...) are named in a caption line above each Markdown table
+(:func:`caption`) and in each figure's title, so a table or plot read alone still says what
+was run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from advrl.bench.plotting import panels, save_png
+from advrl.bench.plotting import Panels, pooled_std, save_png
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -92,6 +95,82 @@ def settings_label(config: dict[str, Any], names: Sequence[str]) -> str:
     return " (" + ", ".join(f"{n}={setting_text(config.get(n))}" for n in names) + ")"
 
 
+def count_text(values: Iterable[Any], noun: str) -> str:
+    """``"50 episodes"``, or ``"10 or 50 episodes"`` when cells differ (a column says which).
+
+    Example:
+        >>> count_text([50, 10, 50], "episode"), count_text([1], "seed")
+        ('10 or 50 episodes', '1 seed')
+    """
+    distinct = sorted({setting_key(v): v for v in values if v is not None}.values(),
+                      key=setting_order)  # fmt: skip
+    if not distinct:
+        return ""
+    texts = [setting_text(v) for v in distinct]
+    number = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
+    return f"{number} {noun}{'' if distinct == [1] else 's'}"
+
+
+def seeds_text(seeds: Iterable[Any]) -> str:
+    """``"1 seed (0)"``, ``"3 seeds (0, 1, 2)"``, ``"10 seeds (0-9)"``.
+
+    Example:
+        >>> seeds_text([1, 0, 1]), seeds_text(range(10))
+        ('2 seeds (0, 1)', '10 seeds (0-9)')
+    """
+    distinct = sorted(set(seeds), key=setting_order)
+    if not distinct:
+        return "no seeds"
+    listed = ", ".join(setting_text(s) for s in distinct)
+    if len(distinct) > 6:
+        ints = all(isinstance(s, int) for s in distinct)
+        if ints and distinct == list(range(distinct[0], distinct[-1] + 1)):
+            listed = f"{distinct[0]}-{distinct[-1]}"
+        else:
+            listed = f"{setting_text(distinct[0])}, {setting_text(distinct[1])}, ..., " + (
+                setting_text(distinct[-1]))  # fmt: skip
+    return f"{len(distinct)} seed{'' if len(distinct) == 1 else 's'} ({listed})"
+
+
+def fixed_settings(configs: Iterable[dict[str, Any]], skip: Iterable[str] = ()) -> list[str]:
+    """``"name=value"`` for every config field (beyond ``kind`` and ``skip``) that all
+    configs share, in the order the fields first appear; fields that are None are left out.
+
+    Example:
+        >>> fixed_settings([{"steps": 4096, "seed": 0}, {"steps": 4096, "seed": 1}])
+        ['steps=4096']
+    """
+    configs = list(configs)
+    names = dict.fromkeys(k for c in configs for k in c if k not in {"kind", *skip})
+    out = []
+    for name in names:
+        values = {setting_key(c.get(name)) for c in configs}
+        value = configs[0].get(name)
+        if len(values) == 1 and value is not None:
+            out.append(f"{name}={setting_text(value)}")
+    return out
+
+
+def norm_text(norms: Iterable[str]) -> str:
+    """``"l_inf"`` or ``"l_inf / l_2"`` (Markdown and titles write norms one way)."""
+    return " / ".join(n.replace("inf", "_inf").replace("l2", "l_2") for n in sorted(set(norms)))
+
+
+def summary(*parts: str) -> str:
+    """The non-empty parts, joined: a figure's title.
+
+    Example:
+        >>> summary("CartPole-v1", "", "2 seeds (0, 1)")
+        'CartPole-v1 · 2 seeds (0, 1)'
+    """
+    return " · ".join(p for p in parts if p)
+
+
+def caption(*parts: str) -> str:
+    """The line above a Markdown table: ``"Settings: "`` and the :func:`summary` of parts."""
+    return "Settings: " + summary(*parts)
+
+
 def markdown_columns(names: Sequence[str]) -> tuple[str, str]:
     """Header and alignment cells (with leading ``|``) for extra setting columns."""
     return "".join(f" {n} |" for n in names), "---|" * len(names)
@@ -153,12 +232,27 @@ def to_csv(table: list[dict], columns: Sequence[str] = COLUMNS) -> str:
     return buf.getvalue()
 
 
+def attack_settings(table: list[dict]) -> list[str]:
+    """What the rows of an attack table share (or which values they take): env(s),
+    episodes, norm and eps space, seeds."""
+    envs = ", ".join(dict.fromkeys(r["env"] for r in table))
+    return [
+        f"env {envs}" if envs else "",
+        count_text((r["episodes"] for r in table), "episode") + " per cell",
+        f"eps: {norm_text(r['norm'] for r in table)} norm, in the normalised observation space",
+        seeds_text(r["seed"] for r in table),
+    ]
+
+
 def to_markdown(table: list[dict]) -> str:
     """Per policy: clean return, then each attack's return, its % of clean, and its size;
-    a column for every setting the rows differ in (seed, episodes, norm, ...)."""
+    a column for every setting the rows differ in (seed, episodes, norm, ...), and the
+    settings they share in the caption line above."""
     names = table_settings(table)
     head, align = markdown_columns(names)
     lines = [
+        caption(*attack_settings(table), "return: mean ± std over each cell's episodes"),
+        "",
         f"| policy |{head} attack | eps | return (mean ± std) | % of clean | mean attack norm |",
         f"|---|{align}---|---:|---:|---:|---:|",
     ]
@@ -173,41 +267,54 @@ def to_markdown(table: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(table: list[dict], path: Path) -> None:
-    """Return vs eps, one line per attack (and per setting that differs), mean over seeds;
-    one panel per policy (clean return at eps = 0)."""
+def returns_figure(table: list[dict]):
+    """Return vs eps, one line per attack (and per setting that differs): the mean over
+    seeds, error bars ± the std over all seeds' episodes; one panel per policy, with the
+    clean return at eps = 0 and as a dashed level. Returns the matplotlib figure."""
     names = [n for n in table_settings(table) if n != "seed"]
     policies = sorted({r["policy"] for r in table})
-    fig, axes = panels(len(policies))
-    for ax, policy in zip(axes, policies, strict=True):
+    panels = Panels(len(policies))
+    for ax, policy in zip(panels.axes, policies, strict=True):
         mine = [r for r in table if r["policy"] == policy]
-        clean: dict[str, list[float]] = defaultdict(list)
-        curves: dict[tuple[str, str], dict[float, list[float]]] = defaultdict(
+        clean: dict[str, list[dict]] = defaultdict(list)
+        curves: dict[tuple[str, str], dict[float, list[dict]]] = defaultdict(
             lambda: defaultdict(list)
         )
         for r in mine:
             label = settings_label(r, names)
             if r["attack"] == "none":
-                clean[label].append(r["mean_return"])
+                clean[label].append(r)
             else:
-                curves[(r["attack"], label)][r["eps"]].append(r["mean_return"])
+                curves[(r["attack"], label)][r["eps"]].append(r)
         for (attack, label), points in sorted(curves.items()):
-            xy = {eps: float(np.mean(ys)) for eps, ys in points.items()}
             if clean.get(label):
-                xy.setdefault(0.0, float(np.mean(clean[label])))
-            xs = sorted(xy)
-            ax.plot(xs, [xy[x] for x in xs], marker="o", label=attack + label)
-        for label, values in sorted(clean.items()):
-            ax.axhline(float(np.mean(values)), color="grey", linestyle="--", linewidth=1,
-                       label="clean" + label)  # fmt: skip
-        norms = sorted({r["norm"] for r in mine})
-        ax.set_title(policy)
-        ax.set_xlabel(f"eps ({'/'.join(n.replace('inf', '_inf') for n in norms)}, normalised obs)")
+                points.setdefault(0.0, clean[label])
+            xs = sorted(points)
+            panels.line(ax, xs, [_mean(points[x]) for x in xs], attack + label,
+                        err=[_spread(points[x]) for x in xs])  # fmt: skip
+        for label, rs in sorted(clean.items()):
+            panels.reference(ax, _mean(rs), "clean" + label)
+        envs = ", ".join(dict.fromkeys(r["env"] for r in mine))
+        ax.set_title(f"{policy} on {envs}", fontsize=9)
+        norms = norm_text(r["norm"] for r in mine)
+        ax.set_xlabel(f"eps ({norms}, normalised observations)")
         ax.set_ylabel("mean episode return")
-        ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path)
+    spread = "points: mean over seeds, error bars: ± std over all their episodes"
+    return panels.finish(summary(*attack_settings(table), spread))
+
+
+def _mean(rows: list[dict]) -> float:
+    return float(np.mean([r["mean_return"] for r in rows]))
+
+
+def _spread(rows: list[dict]) -> float:
+    return pooled_std([r["mean_return"] for r in rows], [r["std_return"] for r in rows],
+                      [r["episodes"] for r in rows])  # fmt: skip
+
+
+def plot(table: list[dict], path: Path) -> None:
+    """Save :func:`returns_figure` as a PNG."""
+    save_png(returns_figure(table), path)
 
 
 def write_reports(run_dir: str | Path) -> dict[str, Path]:

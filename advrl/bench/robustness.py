@@ -16,8 +16,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import setting_order, settings_label, to_csv, varying_settings
+from advrl.bench.plotting import Panels, pooled_std, save_png
+from advrl.bench.report import (
+    count_text,
+    seeds_text,
+    setting_order,
+    settings_label,
+    summary,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -117,6 +125,9 @@ def _check_task(env: str, bodies: tuple[str, ...] | None) -> None:
         made.close()
 
 
+GRID = ("label", "mass_scale", "friction_scale")
+
+
 def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
     """``robustness.csv`` (one row per cell) and ``robustness.png`` (a heatmap per model).
 
@@ -125,8 +136,7 @@ def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
 
     run_dir = Path(run_dir)
     records = ResultsStore(run_dir).records("robustness")
-    grid = ("label", "mass_scale", "friction_scale")
-    extra = varying_settings((r["cell"] for r in records), shown=grid, within=("label",))
+    extra = varying_settings((r["cell"] for r in records), shown=GRID, within=("label",))
     columns = ["label", "env", *[k for k in extra if k != "env"], "mass_scale", "friction_scale",
                "mean_return"]  # fmt: skip
     rows = [{k: r["cell"].get(k, r["result"].get(k)) for k in columns} for r in records]
@@ -135,31 +145,58 @@ def write_robustness_report(run_dir: str | Path) -> dict[str, Path]:
     paths = {"csv": run_dir / "robustness.csv", "plot": run_dir / "robustness.png"}
     atomic_write_bytes(paths["csv"], to_csv(rows, columns).encode())
     if rows:
-        _heatmaps(rows, extra, paths["plot"])
+        save_png(_figure(records, extra), paths["plot"])
     return paths
 
 
-def _heatmaps(rows: list[dict[str, Any]], extra: list[str], path: Path) -> None:
-    """One heatmap per label and combination of the ``extra`` settings."""
-    panel = {id(r): r["label"] + settings_label(r, extra) for r in rows}
-    labels = list(dict.fromkeys(panel.values()))
-    masses = sorted({r["mass_scale"] for r in rows})
-    frictions = sorted({r["friction_scale"] for r in rows})
-    values = [r["mean_return"] for r in rows]
-    vmin, vmax = min(values), max(values)
-    fig, axes = panels(len(labels), width=4.2, height=3.8)
-    for ax, label in zip(axes, labels, strict=True):
+def robustness_figure(run_dir: str | Path):
+    """The figure :func:`write_robustness_report` saves (None for an empty store)."""
+    records = ResultsStore(run_dir).records("robustness")
+    if not records:
+        return None
+    extra = varying_settings((r["cell"] for r in records), shown=GRID, within=("label",))
+    return _figure(records, extra)
+
+
+def _figure(records: list[dict[str, Any]], extra: list[str]):
+    """One heatmap per label and combination of the ``extra`` settings; each grid point shows
+    its mean over seeds and episodes and ± their std (one colour bar: a heatmap's legend)."""
+    cells = [r["cell"] for r in records]
+    labels = list(dict.fromkeys(c["label"] + settings_label(c, extra) for c in cells))
+    masses = sorted({c["mass_scale"] for c in cells})
+    frictions = sorted({c["friction_scale"] for c in cells})
+    points: dict[tuple, list[dict]] = {}
+    for c, r in zip(cells, records, strict=True):
+        key = (c["label"] + settings_label(c, extra), c["mass_scale"], c["friction_scale"])
+        points.setdefault(key, []).append(r["result"])
+    values = [r["result"]["mean_return"] for r in records]
+    low, high = min(values), max(values)
+    panels = Panels(len(labels), width=4.4, height=4.0)
+    for ax, label in zip(panels.axes, labels, strict=True):
         grid = np.full((len(masses), len(frictions)), np.nan)
-        for r in rows:
-            if panel[id(r)] == label:
-                grid[masses.index(r["mass_scale"]), frictions.index(r["friction_scale"])] = r[
-                    "mean_return"
-                ]
-        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=vmin, vmax=vmax, cmap="viridis")
+        for (name, m, f), results in points.items():
+            if name != label:
+                continue
+            i, j = masses.index(m), frictions.index(f)
+            returns = [np.asarray(r.get("returns") or [r["mean_return"]], float) for r in results]
+            grid[i, j] = float(np.mean([x.mean() for x in returns]))
+            std = pooled_std([x.mean() for x in returns], [x.std() for x in returns],
+                             [len(x) for x in returns])  # fmt: skip
+            text = f"{grid[i, j]:.0f}" + (f"\n±{std:.0f}" if sum(map(len, returns)) > 1 else "")
+            dark = high == low or (grid[i, j] - low) / (high - low) < 0.6  # viridis: dark low
+            ax.text(j, i, text, ha="center", va="center", fontsize=6,
+                    color="white" if dark else "black")  # fmt: skip
+        image = ax.imshow(grid, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="viridis")
         ax.set_xticks(range(len(frictions)), [f"{f:g}" for f in frictions], rotation=90, fontsize=7)
         ax.set_yticks(range(len(masses)), [f"{m:g}" for m in masses], fontsize=7)
         ax.set_xlabel("friction multiplier")
         ax.set_ylabel("mass multiplier")
-        ax.set_title(f"{label}: mean {np.nanmean(grid):.0f}")
-    fig.colorbar(image, ax=axes, label="mean return")
-    save_png(fig, path, tight=True)
+        ax.set_title(f"{label}: mean {np.nanmean(grid):.0f}", fontsize=9)
+    panels.fig.colorbar(image, ax=panels.axes, label="mean return")
+    return panels.finish(summary(
+        "return over mass x friction multipliers",
+        "env " + ", ".join(dict.fromkeys(c["env"] for c in cells)),
+        count_text((c["episodes"] for c in cells), "episode") + " per grid point",
+        seeds_text(c["seed"] for c in cells),
+        "cells: mean ± std over seeds and episodes",
+    ), grid=False)  # fmt: skip

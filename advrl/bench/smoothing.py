@@ -16,8 +16,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import panels, save_png
-from advrl.bench.report import setting_order, setting_text, settings_label, to_csv, varying_settings
+from advrl.bench.plotting import Panels, save_png
+from advrl.bench.report import (
+    count_text,
+    seeds_text,
+    setting_order,
+    setting_text,
+    settings_label,
+    summary,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
@@ -184,9 +193,11 @@ def certificate_rows(
                     "budget": float(b),
                     "per_step_eps": float(b) / math.sqrt(rec["result"]["horizon"]),
                     "certified_mean": float(cert.expected[i]),
-                    "clean_mean": cert.clean_mean, "clean_episodes": cert.n,
-                    "alpha": alpha, "method": method,
+                    "clean_mean": cert.clean_mean, "clean_std": float(returns.std()),
+                    "clean_episodes": cert.n, "alpha": alpha, "method": method,
                     "attacked_mean": empirical,
+                    "attacked_std": float(np.std(result["returns"])) if hit else (
+                        float(returns.std()) if b == 0 else None),
                     "attacked_episodes": len(result["returns"]) if hit else None,
                     **{f"attacked_{k}": hit["cell"][k] if hit else None for k in hit_extra
                        if k != "episodes"},
@@ -207,54 +218,90 @@ def write_certificate_report(
     paths = {"csv": run_dir / "certificate.csv", "plot": run_dir / "certificate.png"}
     atomic_write_bytes(paths["csv"], to_csv(rows, list(rows[0]) if rows else []).encode())
     if rows:
-        _plot(rows, paths["plot"])
+        save_png(_figure(rows, _seeds(run_dir)), paths["plot"])
     return paths
+
+
+def certificate_figure(
+    run_dir: str | Path, budgets: list[float], alpha: float = 0.05, method: str = "clopper_pearson"
+):
+    """The figure :func:`write_certificate_report` saves (None for an empty store)."""
+    rows = certificate_rows(run_dir, budgets, alpha, method)
+    return _figure(rows, _seeds(run_dir)) if rows else None
+
+
+def _seeds(run_dir: str | Path) -> list[int]:
+    return [r["cell"]["seed"] for r in ResultsStore(run_dir).records("smoothing")]
 
 
 def _differing(groups: list[dict[str, Any]], keys: list[str]) -> list[str]:
     return [k for k in keys if len({setting_text(g[k]) for g in groups}) > 1]
 
 
-def _plot(rows: list[dict[str, Any]], path: Path) -> None:
-    """A panel per certificate (policy, sigma and clean settings), with a line of empirical
-    attacked returns per attacked variant."""
+NOT_PANEL = ("clean_mean", "clean_std")
+NOT_LINE = ("attacked_mean", "attacked_std")
+"""Row fields that are values, not settings that tell panels or lines apart."""
+
+
+def _ci(std: float | None, n: int | None) -> float:
+    """Half-width of the normal 95% CI of a mean of ``n`` episodes (0 when unknown)."""
+    return 1.96 * std / math.sqrt(n) if std is not None and n else 0.0
+
+
+def _env_of(policy: str) -> str:
+    """The env a zoo policy runs on (from its card), or the policy's name if unknown."""
+    import json
+
+    import advrl.zoo
+
+    path = advrl.zoo.ZOO_DIR / f"{policy}.json"
+    return json.loads(path.read_text())["env_id"] if path.is_file() else policy
+
+
+def _figure(rows: list[dict[str, Any]], seeds: list[int]):
+    """A panel per certificate (policy, sigma and clean settings): the certified bound, and
+    a line of empirical attacked returns (95% CI error bars) per attacked variant."""
     panel_keys = [k for k in rows[0] if k in ("policy", "sigma", "seed")
-                  or k.startswith("clean_") and k != "clean_mean"]  # fmt: skip
-    line_keys = [k for k in rows[0] if k.startswith("attacked_") and k != "attacked_mean"]
+                  or k.startswith("clean_") and k not in NOT_PANEL]  # fmt: skip
+    line_keys = [k for k in rows[0] if k.startswith("attacked_") and k not in NOT_LINE]
     by_panel: dict[tuple, list[dict]] = {}
     for r in rows:
         by_panel.setdefault(tuple(setting_order(r[k]) for k in panel_keys), []).append(r)
     titled = _differing([rs[0] for rs in by_panel.values()], panel_keys[2:])
-    fig, axes = panels(len(by_panel), width=5.0, height=3.8)
-    for ax, (_, mine) in zip(axes, sorted(by_panel.items()), strict=True):
+    panels = Panels(len(by_panel), width=5.0, height=3.8)
+    for ax, (_, mine) in zip(panels.axes, sorted(by_panel.items()), strict=True):
         certified = {r["budget"]: r["certified_mean"] for r in mine}
         budgets = sorted(certified)
-        ax.plot(budgets, [certified[b] for b in budgets], marker="o",
-                label="certified E[R] (lower bound)")  # fmt: skip
-        zero = [r["attacked_mean"] for r in mine if r["budget"] == 0 and r["attacked_mean"]
-                is not None]  # fmt: skip
+        panels.line(ax, budgets, [certified[b] for b in budgets], "certified E[R] (lower bound)")
+        first = mine[0]
+        zero = (first["clean_mean"], _ci(first["clean_std"], first["clean_episodes"]))
         lines: dict[tuple, dict] = {}
         for r in mine:
             if r["budget"] > 0 and r["attacked_mean"] is not None:
-                lines.setdefault(tuple(r[k] for k in line_keys), {"row": r})[r["budget"]] = r[
-                    "attacked_mean"
-                ]
+                point = (r["attacked_mean"], _ci(r["attacked_std"], r["attacked_episodes"]))
+                lines.setdefault(tuple(r[k] for k in line_keys), {"row": r})[r["budget"]] = point
         named = _differing([line["row"] for line in lines.values()], line_keys)
         for line in lines.values() or [{"row": mine[0]}]:
             row = line.pop("row")
-            points = {**({0.0: zero[0]} if zero else {}), **line}
-            if points:
-                label = "empirical, adaptive PGD" + settings_label(row, named)
-                xs = sorted(points)
-                ax.plot(xs, [points[x] for x in xs], marker="s", label=label)
-        first = mine[0]
-        ax.axhline(first["clean_mean"], color="grey", linestyle="--", linewidth=1, label="clean")
-        ax.set_title(
-            f"{first['policy']} (sigma={first['sigma']:g})" + settings_label(first, titled)
-        )
+            points = {0.0: zero, **line} if 0.0 in certified else line
+            if not points:
+                continue
+            xs = sorted(points)
+            panels.line(ax, xs, [points[x][0] for x in xs],
+                        "empirical, adaptive PGD" + settings_label(row, named),
+                        err=[points[x][1] for x in xs])  # fmt: skip
+        panels.reference(ax, first["clean_mean"], "clean")
+        ax.set_title(f"{first['policy']} (sigma={first['sigma']:g})" + settings_label(first, titled)
+                     + f"\non {_env_of(first['policy'])}", fontsize=9)  # fmt: skip
         ax.set_xlabel("total l2 budget B")
         ax.set_ylabel("episode return")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_png(fig, path)
+    attacked = [r["attacked_episodes"] for r in rows if r["budget"] > 0]
+    envs = ", ".join(dict.fromkeys(_env_of(r["policy"]) for r in rows))
+    return panels.finish(summary(
+        f"smoothing certificates on {envs}",
+        "clean: " + count_text((r["clean_episodes"] for r in rows), "episode"),
+        "attacked: " + count_text(attacked, "episode") + " per budget" if attacked else "",
+        seeds_text(seeds),
+        f"alpha={rows[0]['alpha']:g} ({rows[0]['method']})",
+        "error bars: 95% CI of the mean over episodes",
+    ))  # fmt: skip

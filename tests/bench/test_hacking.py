@@ -53,7 +53,7 @@ def test_report_groups_by_testbed_method_and_reference(tmp_path):
         store.put(cell, {"final_true": float(i), "final_proxy": 2.0 * i, "reference_true": 1.0,
                          "mean_return": float(i), "curve": curve})  # fmt: skip
     paths = write_hacking_report(tmp_path)
-    table = paths["markdown"].read_text().splitlines()
+    table = [line for line in paths["markdown"].read_text().splitlines() if line.startswith("|")]
     assert len(table) == 2 + 2 * 2  # header + (ppo, orpo) x 2 testbeds
     # Tomato ppo ran as cells 0 (seed 0) and 2 (seed 1): true 1.00 +- 1.00 over the seeds.
     tomato_ppo = next(r for r in table if "Tomato-v0 | ppo" in r)
