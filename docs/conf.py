@@ -17,7 +17,7 @@ import advrl  # noqa: E402 (after the environment set-up above)
 
 project = "advrl"
 author = "advrl contributors"
-copyright = "advrl contributors"  # noqa: A001 (Sphinx's setting name)
+copyright = "advrl contributors"
 version = release = advrl.__version__
 
 extensions = [

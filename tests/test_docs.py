@@ -86,6 +86,11 @@ def _vec_attack(ns: dict[str, Any]) -> None:
     assert 0 < ns["infos"][0]["attack_norm"] <= 0.075 + 1e-6
 
 
+def _vector_api(ns: dict[str, Any]) -> None:
+    assert ns["obs"].shape == (4, 11) and type(ns["envs"]).__module__ == "advrl.attacks.vector"
+    assert (ns["info"]["attack_norm"] > 0).all()
+
+
 def _learned_attack(ns: dict[str, Any]) -> None:
     delta = (ns["adv"] - ns["obs_t"]).abs()
     assert float(delta.max()) <= 0.075 + 1e-6 and float(delta.max()) > 0
@@ -160,6 +165,7 @@ CHECKS: dict[str, list[Check]] = {
     "attacks.md": [
         (("adv", "result"), _attacks),
         (("venv", "infos"), _vec_attack),
+        (("envs",), _vector_api),
         (("optimal", "obs_t"), _learned_attack),
     ],
     "defenses.md": [
