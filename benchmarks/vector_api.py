@@ -1,6 +1,6 @@
 """PGD-10 through the Gymnasium vector wrapper vs the SB3 VecEnv one, in the same run.
 
-    python benchmarks/vector_api.py [--envs 16] [--steps 300] [--repeats 5]
+    python benchmarks/vector_api.py [--envs 16] [--steps 100] [--repeats 21]
 
 Both stacks attack the shipped ``ppo-halfcheetah`` victim with PGD-10 (eps 0.15 in its
 normalised space) in one batched call per step, and the victim acts on what it sees:
@@ -69,8 +69,8 @@ def sb3_sps(victim, policy, attack, n_envs: int, steps: int) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", type=int, default=16, help="envs per vector env")
-    parser.add_argument("--steps", type=int, default=300, help="vector steps per measurement")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating measurements")
+    parser.add_argument("--steps", type=int, default=100, help="vector steps per measurement")
+    parser.add_argument("--repeats", type=int, default=21, help="alternating measurements")
     parser.add_argument("--policy", default="ppo-halfcheetah", help="zoo victim")
     parser.add_argument("--eps", type=float, default=0.15, help="l_inf budget (normalised)")
     args = parser.parse_args()
