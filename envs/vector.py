@@ -110,10 +110,11 @@ class _TransitionReward(gym.vector.VectorWrapper):
             raise RuntimeError("call reset() before step()")
         obs, env_rewards, terminations, truncations, infos = self.env.step(actions)
         n = self.num_envs
-        ended = ended_rows(infos) if self.autoreset_mode == AutoresetMode.SAME_STEP else []
-        next_obs = obs if not len(ended) else put(obs, ended, final_batch(infos, ended))
-        final_info = infos.get("final_info", {})
-        ended_set = set(np.asarray(ended).tolist())
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
+        ended = ended_rows(infos) if same_step else np.zeros(0, dtype=int)
+        next_obs = put(obs, ended, final_batch(infos, ended)) if ended.size else obs
+        final_info = infos.setdefault("final_info", {}) if ended.size else {}
+        ended_set = set(ended.tolist())
 
         def step_info(i: int) -> dict[str, Any]:
             return info_row(final_info if i in ended_set else infos, i)
@@ -132,10 +133,8 @@ class _TransitionReward(gym.vector.VectorWrapper):
             rows = None if idx.size == n else idx
             for key, v in values.items():
                 add_rows(infos, key, rows, v, n)
-                if len(ended):  # SAME_STEP: every env stepped, so rows of idx are env ids
+                if ended.size:  # SAME_STEP: every env stepped, so rows of idx are env ids
                     add_rows(final_info, key, ended, np.asarray(v)[ended], n)
-            if len(ended):
-                infos["final_info"] = final_info
         self._last_obs = _copy(obs)
         self._autoresetting = np.logical_or(terminations, truncations)
         return obs, rewards, terminations, truncations, infos
@@ -150,6 +149,12 @@ class ProxyReward(_TransitionReward, gym.utils.RecordConstructorArgs):
     wrapper's ``reward_true`` wins. The functions get each env's own transition and info (the
     ended step's, under ``SAME_STEP``), so with one env the rewards equal the single-env
     wrapper's, across episode ends, in every autoreset mode (see :mod:`advrl.envs.vector`).
+
+    Args:
+        env: the vector env.
+        proxy: ``fn(obs, action, next_obs, info) -> float`` returned as the reward, or None
+            (the env's reward).
+        true: the same for the true reward, or None (the env's reward is the truth).
 
     Example:
         >>> import gymnasium as gym, numpy as np
