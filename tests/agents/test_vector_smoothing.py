@@ -4,10 +4,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env import DummyVecEnv
 from vector_twins import MODES, actions, assert_same_stream, short_cartpole, sync, twin_stream
 from vector_twins import vector_stream as stream
 
-from advrl.agents.smoothing import SmoothObservation
+from advrl.agents.smoothing import SmoothObservation, VecSmoothObservation
 from advrl.agents.smoothing import vector as vector_smoothing
 
 SIGMA = 0.2
@@ -84,10 +85,6 @@ def test_the_space_is_unbounded_and_bad_settings_are_clear_errors():
 
 
 def test_each_api_gets_a_clear_error_naming_the_other_apis_wrapper():
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    from advrl.agents.smoothing import VecSmoothObservation
-
     with pytest.raises(TypeError, match=r"advrl\.agents\.smoothing\.vector\.SmoothObservation"):
         VecSmoothObservation(sync(short_cartpole, AutoresetMode.NEXT_STEP), SIGMA)
     with pytest.raises(TypeError, match=r"DummyVecEnv.*VecSmoothObservation"):
