@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import Panels, curve_stats, save_png
+from advrl.bench.plotting import Panels, curve_band, save_png
 from advrl.bench.report import (
     caption,
     count_text,
@@ -149,6 +149,7 @@ class CheapTalkCell:
             "curve": [
                 [(u + 1) * steps_per_update, float(c)] for u, c in enumerate(curves.mean(0))
             ],  # fmt: skip
+            "curve_std": [[float(c)] for c in curves.std(0, correction=0)],  # over victims
             "seconds": time.perf_counter() - start,
         }
 
@@ -241,7 +242,8 @@ def cheap_talk_figure(run_dir: str | Path):
 
 def _figure(records: list[dict], extra: list[str]):
     """Victim learning curves per method, and the final return of the victims ACT trained in
-    each generation: lines are means over seeds, bands ± the std over seeds."""
+    each generation: lines are means over seeds, bands ± the std over seeds (a single seed:
+    over its victims)."""
     order = {m: i for i, m in enumerate(METHODS)}
     panels = Panels(2, width=5.5)
     curve_ax, es_ax = panels.axes
@@ -250,16 +252,18 @@ def _figure(records: list[dict], extra: list[str]):
         c = r["cell"]
         key = (order[c["method"]], c["method"] + settings_label(c, extra))
         lines_of.setdefault(key, []).append(r["result"])
-    several = False
     for (_, label), rs in sorted(lines_of.items()):
-        several |= len(rs) > 1
-        x, mean, std = curve_stats([r["curve"] for r in rs])
-        panels.line(curve_ax, x, mean[:, 0], label, err=std[:, 0] if len(rs) > 1 else None,
+        x, mean, err = curve_band([r["curve"] for r in rs], [r.get("curve_std") for r in rs])
+        panels.line(curve_ax, x, mean[:, 0], label, err=None if err is None else err[:, 0],
                     band=True)  # fmt: skip
         if "act_history" in rs[0]:
-            x, mean, std = curve_stats([list(enumerate(h["return_mean"] for h in r["act_history"]))
-                                        for r in rs])  # fmt: skip
-            panels.line(es_ax, x, mean[:, 0], label, err=std[:, 0] if len(rs) > 1 else None,
+            history = [r["act_history"] for r in rs]
+            x, mean, err = curve_band(
+                [list(enumerate(h["return_mean"] for h in hs)) for hs in history],
+                [[[h["return_std"]] for h in hs] if "return_std" in hs[0] else None
+                 for hs in history],
+            )  # fmt: skip
+            panels.line(es_ax, x, mean[:, 0], label, err=None if err is None else err[:, 0],
                         band=True)  # fmt: skip
     curve_ax.set(title="victim learning curves (training episodes)", xlabel="env steps "
                  "per victim", ylabel="episode return (mean over victims)")  # fmt: skip
@@ -275,5 +279,5 @@ def _figure(records: list[dict], extra: list[str]):
         + count_text((c["n_updates"] for c in cells), "PPO update") + " each",
         f"final return: {_eval_episodes()} greedy episodes per victim",
         seeds_text(c["seed"] for c in cells),
-        "lines: mean over seeds; band: ± std over seeds" if several else "one seed per line",
+        "lines: mean over seeds; band: ± std over seeds (one seed: over its victims)",
     ))  # fmt: skip

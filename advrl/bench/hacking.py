@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from advrl.bench.cells import config_key
-from advrl.bench.plotting import Panels, curve_stats, save_png
+from advrl.bench.plotting import Panels, curve_band, save_png
 from advrl.bench.report import (
     caption,
     count_text,
@@ -194,10 +194,11 @@ class HackingCell:
         tail = episodes[-max(1, len(episodes) // 10) :]
         chunks = np.array_split(episodes, 20)
         episode_steps = self.steps / max(len(episodes), 1)
-        curve, seen = [], 0
+        curve, spread, seen = [], [], 0
         for chunk in chunks:
             seen += len(chunk)
             curve.append([seen * episode_steps, *chunk.mean(axis=0).tolist()])
+            spread.append(chunk.std(axis=0).tolist())  # over the episodes behind the point
         # A fresh copy: ORPO's reference rollouts have advanced the training copy's generator.
         ref_true = _reference_true_return(
             EpsilonReference(ref_policy, self.epsilon, seed=self.seed), self.testbed, self.seed,
@@ -210,6 +211,7 @@ class HackingCell:
             "final_proxy": float(tail[:, 1].mean()),
             "reference_true": ref_true,
             "curve": curve,
+            "curve_std": spread,
         }
 
 
@@ -355,25 +357,23 @@ def hacking_figure(run_dir: str | Path):
 
 def _figure(cells: list[dict], records: list[dict], extra: list[str]):
     """Per testbed, true and proxy return of the training episodes over env steps: a line per
-    method (mean over seeds) with a band of ± the std over seeds, and the reference policy's
-    true return as a dashed level."""
+    method (mean over seeds) with a band of ± the std over seeds (one seed: over the episodes
+    behind each point), and the reference policy's true return as a dashed level."""
     testbeds = sorted({c["testbed"] for c in cells})
     panels = Panels(2 * len(testbeds), width=5.0, height=3.8)
-    several = False
     for t, testbed in enumerate(testbeds):
-        curves: dict[str, list[np.ndarray]] = {}
+        curves: dict[str, list[dict]] = {}
         references = []
         for cell, r in zip(cells, records, strict=True):
             if cell["testbed"] == testbed:
                 name = _method_name(cell) + settings_label(cell, extra)
-                curves.setdefault(name, []).append(np.asarray(r["result"]["curve"]))
+                curves.setdefault(name, []).append(r["result"])
                 references.append(r["result"]["reference_true"])
         true_ax, proxy_ax = panels.axes[2 * t], panels.axes[2 * t + 1]
-        for name, cs in sorted(curves.items()):
-            x, mean, std = curve_stats(cs)
-            several |= len(cs) > 1
+        for name, rs in sorted(curves.items()):
+            x, mean, err = curve_band([r["curve"] for r in rs], [r.get("curve_std") for r in rs])
             for col, ax in enumerate((true_ax, proxy_ax)):
-                panels.line(ax, x, mean[:, col], name, err=std[:, col] if len(cs) > 1 else None,
+                panels.line(ax, x, mean[:, col], name, err=None if err is None else err[:, col],
                             band=True)  # fmt: skip
         panels.reference(true_ax, float(np.mean(references)), "reference policy")
         short = testbed.split("/")[-1]
@@ -387,5 +387,5 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
         count_text((c["steps"] for c in cells), "env step") + " per run",
         count_text(episodes, "training episode") + " per run" if episodes else "",
         seeds_text(c["seed"] for c in cells),
-        "lines: mean over seeds; band: ± std over seeds" if several else "one seed per line",
+        "lines: mean over seeds; band: ± std over seeds (one seed: over each point's episodes)",
     ))  # fmt: skip

@@ -188,11 +188,12 @@ def _run_ppo(cell: OveroptCell, model) -> dict[str, Any]:
     episodes = np.asarray(callback.episodes)  # (episodes, 2): gold, proxy
     if len(episodes) == 0:
         raise ValueError(f"{steps} PPO steps finished no episode; give more steps")
-    curve, seen = [], 0
+    curve, spread, seen = [], [], 0
     per_episode = steps / len(episodes)
     for chunk in np.array_split(episodes, min(20, len(episodes))):
         seen += len(chunk)
         curve.append([seen * per_episode, *chunk.mean(axis=0).tolist()])
+        spread.append(chunk.std(axis=0).tolist())  # over the episodes behind the point
     gold = np.array([c[1] for c in curve])
     return {
         "mean_return": float(gold[-1]),
@@ -201,6 +202,8 @@ def _run_ppo(cell: OveroptCell, model) -> dict[str, Any]:
         "final_proxy": float(curve[-1][2]),
         "gold_drop": float(gold.max() - gold[-1]),
         "curve": curve,
+        "curve_std": spread,
+        "episodes": len(episodes),
     }
 
 

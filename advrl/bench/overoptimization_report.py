@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from advrl.bench.overoptimization import SERVED, TASKS, served_label
-from advrl.bench.plotting import Panels, curve_stats, save_png
+from advrl.bench.plotting import Panels, curve_band, save_png
 from advrl.bench.report import (
     caption,
     count_text,
@@ -128,12 +128,13 @@ def overoptimization_figure(run_dir: str | Path):
 
 def _figure(cells: list[dict], records: list[dict], extra: list[str]):
     """Per (task, method): gold (top) and proxy (bottom) return against optimisation, a line
-    per served reward (mean over seeds) with a band of ± the std over seeds."""
+    per served reward (mean over seeds) with a band of ± the std over seeds (a single PPO
+    seed: over the episodes behind each point)."""
     columns = sorted({(c["task"], c["method"]) for c in cells})
     panels = Panels(len(columns), 2, width=4.6, height=3.5)
-    several = False
     for col, (task, method) in enumerate(columns):
         curves: dict[str, list[np.ndarray]] = {}  # label -> [x, gold, proxy] per seed
+        stds: dict[str, list] = {}  # label -> PPO: [gold, proxy] std over episodes per point
         for c, r in zip(cells, records, strict=True):
             if (c["task"], c["method"]) != (task, method):
                 continue
@@ -141,6 +142,7 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
             if method == "ppo":
                 label = served_label(c["served"], c.get("uwo_lambda")) + settings
                 curves.setdefault(label, []).append(np.asarray(res["curve"])[:, :3])
+                stds.setdefault(label, []).append(res.get("curve_std"))
             else:
                 for served, cur in res["curves"].items():
                     label = served_label(served, c.get("uwo_lambda")) + settings
@@ -149,11 +151,10 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
                     )
         order = {s: i for i, s in enumerate(SERVED)}
         for label in sorted(curves, key=lambda s: (order.get(s.split(" ")[0], len(SERVED)), s)):
-            x, mean, std = curve_stats(curves[label])
-            several |= len(curves[label]) > 1
+            x, mean, err = curve_band(curves[label], stds.get(label))
             for row in (0, 1):
-                err = std[:, row] if len(curves[label]) > 1 else None
-                panels.line(panels.grid[row][col], x, mean[:, row], label, err=err, band=True)
+                panels.line(panels.grid[row][col], x, mean[:, row], label,
+                            err=None if err is None else err[:, row], band=True)  # fmt: skip
         for row, what in ((0, "gold (true) return"), (1, "proxy return (served reward)")):
             ax = panels.grid[row][col]
             ax.set_title(f"{task.split('/')[-1]} {method}: {what}", fontsize=9)
@@ -169,5 +170,6 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
         "best-of-n: pools of " + count_text((c["episodes"] for c in bon), "episode")
         if bon else "",
         seeds_text(c["seed"] for c in cells),
-        "lines: mean over seeds; band: ± std over seeds" if several else "one seed per line",
+        "lines: mean over seeds; band: ± std over seeds (one PPO seed: over each point's "
+        "episodes)",
     ))  # fmt: skip

@@ -161,6 +161,25 @@ def curve_stats(curves: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, ys.mean(axis=0), ys.std(axis=0)
 
 
+def curve_band(curves: list, stds: list | None = None):
+    """``(x, mean, err)`` for a line of one or more runs' curves (:func:`curve_stats`): the
+    std over the runs when there are several; for a single run, its own spread ``stds[0]``
+    (rows of a std per ``y``, e.g. over the episodes behind each point) if it has one; else
+    ``err`` is None.
+
+    Example:
+        >>> x, mean, err = curve_band([[[0, 1.0], [1, 3.0]]], stds=[[[0.5], [0.25]]])
+        >>> mean[:, 0].tolist(), err[:, 0].tolist()
+        ([1.0, 3.0], [0.5, 0.25])
+    """
+    x, mean, std = curve_stats(curves)
+    if len(curves) > 1:
+        return x, mean, std
+    if stds and stds[0] is not None and len(stds[0]) == len(x):
+        return x, mean, np.asarray(stds[0], float).reshape(len(x), -1)
+    return x, mean, None
+
+
 def pooled_std(means: Sequence[float], stds: Sequence[float], counts: Sequence[int]) -> float:
     """The std of all episodes of several runs, from each run's mean, std and episode count
     (the total variance: within-run plus between-run).

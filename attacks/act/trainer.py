@@ -222,6 +222,7 @@ def train_act(
                 "fitness_mean": float(out["fitness"].mean()),
                 "fitness_max": float(out["fitness"].max()),
                 "return_mean": float(out["final_return"].mean()),
+                "return_std": float(out["final_return"].std(correction=0)),
                 "seconds": time.perf_counter() - start,
             }
             if "success" in out:

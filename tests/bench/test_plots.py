@@ -107,22 +107,39 @@ def _curve(points, value, scale=1.0):
     return [[100.0 * (k + 1), value + k * scale, 2 * value] for k in range(points)]
 
 
-@pytest.mark.parametrize("seeds", SEEDS.values(), ids=SEEDS.keys())
-def test_hacking(tmp_path, seeds):
+def _hacking_store(tmp_path, seeds, spread=True):
     store = ResultsStore(tmp_path)
     for seed in seeds:
         for method in ("ppo", "orpo"):
             cell = HackingCell("advrl/Tomato-v0", method, "chi2" if method == "orpo" else "none",
                                0.1 if method == "orpo" else 0.0, seed, steps=2000)  # fmt: skip
-            store.put(cell, {"mean_return": 1.0, "final_true": 1.0, "final_proxy": 2.0,
-                             "reference_true": 3.0, "episodes": 20,
-                             "curve": _curve(10, 1.0 + seed)})  # fmt: skip
+            result = {"mean_return": 1.0, "final_true": 1.0, "final_proxy": 2.0,
+                      "reference_true": 3.0, "episodes": 20,
+                      "curve": _curve(10, 1.0 + seed)}  # fmt: skip
+            if spread:  # stores since the std over each point's episodes was recorded
+                result["curve_std"] = [[0.5, 0.25]] * 10
+            store.put(cell, result)
+
+
+@pytest.mark.parametrize("seeds", SEEDS.values(), ids=SEEDS.keys())
+def test_hacking(tmp_path, seeds):
+    _hacking_store(tmp_path, seeds)
     fig = hacking_figure(tmp_path)
-    check_figure(fig, env="Tomato-v0", episodes="20 training episodes", seeds=len(seeds),
-                 spread=len(seeds) > 1)  # fmt: skip
+    check_figure(fig, env="Tomato-v0", episodes="20 training episodes", seeds=len(seeds))
     assert "2000 env steps" in fig.get_suptitle()
     bands = [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
-    assert len(bands) == (2 if len(seeds) > 1 else 0)  # a band per method, once seeds vary
+    assert len(bands) == 2  # one per method
+    vertices = bands[0].get_paths()[0].vertices
+    at_first = vertices[vertices[:, 0] == 100.0, 1]  # the band's edges at the first point
+    # One seed: the std over that point's episodes (0.5); two: over the seeds (1 and 2).
+    assert (at_first.max() - at_first.min()) / 2 == pytest.approx(0.5)
+
+
+def test_a_stored_curve_without_its_spread_draws_no_band(tmp_path):
+    _hacking_store(tmp_path, [0], spread=False)
+    fig = hacking_figure(tmp_path)
+    check_figure(fig, env="Tomato-v0", episodes="20 training episodes", seeds=1, spread=False)
+    assert not [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection)]
 
 
 @pytest.mark.parametrize("seeds", SEEDS.values(), ids=SEEDS.keys())
@@ -133,7 +150,8 @@ def test_overoptimization(tmp_path, seeds):
             store.put(OveroptCell("advrl/Tomato-v0", "ppo", served, seed=seed, steps=4096),
                       {"rm_held_out_accuracy": 0.7, "rm_held_out_clean_accuracy": 0.8,
                        "mean_return": 1.0, "peak_gold": 1.0, "final_gold": 1.0, "gold_drop": 0.0,
-                       "final_proxy": 1.0, "curve": _curve(6, 1.0 + seed)})  # fmt: skip
+                       "final_proxy": 1.0, "curve": _curve(6, 1.0 + seed),
+                       "curve_std": [[0.1, 0.2]] * 6})  # fmt: skip
         curves = {s: {"gold": [1.0 + seed, 2.0], "proxy": [1.0, 3.0]}
                   for s in ("single", "mean", "wco", "uwo")}  # fmt: skip
         store.put(OveroptCell("advrl/Tomato-v0", "bon", "all", seed=seed, episodes=16),
@@ -141,8 +159,7 @@ def test_overoptimization(tmp_path, seeds):
                    "mean_return": 2.0, "n": [1, 16], "kl": [0.0, 1.8],
                    "curves": curves})  # fmt: skip
     fig = overoptimization_figure(tmp_path)
-    check_figure(fig, env="Tomato-v0", episodes="pools of 16 episodes", seeds=len(seeds),
-                 spread=len(seeds) > 1)  # fmt: skip
+    check_figure(fig, env="Tomato-v0", episodes="pools of 16 episodes", seeds=len(seeds))
     assert len(fig.axes) == 4 and "4096 env steps" in fig.get_suptitle()
 
 
@@ -152,15 +169,15 @@ def test_cheap_talk(tmp_path, seeds):
     for seed in seeds:
         for method in ("none", "act-anti"):
             result = {"mean_return": 10.0, "std_return": 1.0, "returns": [10.0], "seconds": 1.0,
-                      "curve": _curve(4, 10.0 + seed)[:2]}  # fmt: skip
+                      "curve": _curve(4, 10.0 + seed)[:2],
+                      "curve_std": [[1.0], [2.0]]}  # fmt: skip
             if method == "act-anti":
-                result["act_history"] = [{"return_mean": 5.0 + g + seed, "seconds": 1.0}
-                                         for g in range(3)]  # fmt: skip
+                result["act_history"] = [{"return_mean": 5.0 + g + seed, "return_std": 1.0,
+                                          "seconds": 1.0} for g in range(3)]  # fmt: skip
                 result["act_seconds"] = 3.0
             store.put(CheapTalkCell(method, seed, victims=4, n_updates=2), result)
     fig = cheap_talk_figure(tmp_path)
-    check_figure(fig, env="CartPole", episodes="8 greedy episodes", seeds=len(seeds),
-                 spread=len(seeds) > 1)  # fmt: skip
+    check_figure(fig, env="CartPole", episodes="8 greedy episodes", seeds=len(seeds))
     assert "4 victims per seed" in fig.get_suptitle()
 
 
