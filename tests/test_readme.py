@@ -10,10 +10,26 @@ ROOT = Path(__file__).parents[1]
 README = ROOT / "README.md"
 
 
+def _bash_blocks(text: str) -> list[str]:
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
+
+
 def test_readme_test_command_is_what_ci_runs():
+    """CI's setup_and_test is the README's second command, for a venv and a set of extras."""
     ci = (ROOT / ".ci" / "run").read_text()
-    command = next(line for line in ci.splitlines() if line.startswith("python -m pytest"))
-    assert command in README.read_text()
+    template = next(line.strip() for line in ci.splitlines() if "python -m pytest" in line)
+    runs = re.findall(r"^setup_and_test (\S+) (\S+) >", ci, flags=re.MULTILINE)
+    assert [extras for _, extras in runs] == ["dev", "dev,ray,docs,nethack"]
+    readme_test = _bash_blocks(README.read_text())[1]
+    assert readme_test == template.replace('"$venv"', ".venv").replace(
+        "$extras", "dev,ray,docs,nethack"
+    )
+
+
+def test_both_readme_commands_do_the_whole_set_up():
+    for command in _bash_blocks(README.read_text()):
+        assert command.startswith("python3 -m venv .venv && . .venv/bin/activate && ")
+        assert "pip install torch==2.13.0 && pip install -e " in command
 
 
 def test_every_link_in_the_readme_reaches_a_file():
