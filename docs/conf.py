@@ -8,7 +8,6 @@ Build (offline, warnings as errors)::
 from __future__ import annotations
 
 import os
-from typing import Any
 
 # Torch and MuJoCo import faster and quieter single-threaded; autodoc imports every module.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -59,49 +58,3 @@ autodoc_inherit_docstrings = False
 # nle is the optional [nethack] extra: mock it so the site builds in a venv without it (and
 # the same way in one with it). ray (the [ray] extra) is imported inside functions only.
 autodoc_mock_imports = ["nle"]
-
-# Docstring fixes for modules that other work is editing right now: per documented object,
-# (text as written, text reStructuredText reads as meant). Each is the edit to make in the
-# docstring itself; once it is made, the build warns that the entry no longer applies, and
-# the entry is deleted. ``|x|`` is an absolute value in these docstrings, which rST reads as
-# a substitution reference unless it is in a literal.
-DOCSTRING_FIXES: dict[str, list[tuple[str, str]]] = {
-    "advrl.agents.qarl.curriculum": [("(Klink et al.'s SPRL):\n", "(Klink et al.'s SPRL)::\n")],
-    "advrl.agents.smoothing.wrappers.NOISE_TAIL": [
-        ("(P(|z| > 40) < 1e-300)", "(``P(|z| > 40) < 1e-300``)")
-    ],
-    "advrl.attacks.act.cartpole": [
-        ("(|x| > 2.4 or |theta| > 12 degrees", "(``|x| > 2.4`` or ``|theta| > 12`` degrees")
-    ],
-    "advrl.attacks.act.trainer.ACTConfig.success_radius": [
-        ("final |x - goal| below", "final ``|x - goal|`` below")
-    ],
-    "advrl.envs.cheap_talk.FixedMessage.from_message": [
-        ("each |m| < scale", "each ``|m| < scale``")
-    ],
-}
-
-
-def fix_docstring(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
-    """Apply ``DOCSTRING_FIXES[name]`` to a docstring before napoleon and rST read it."""
-    from sphinx.util import logging
-
-    fixes = DOCSTRING_FIXES.get(name)
-    if not fixes:
-        return
-    text = "\n".join(lines) + "\n"
-    for written, meant in fixes:
-        if written not in text:
-            logging.getLogger(__name__).warning(
-                "docs/conf.py: the DOCSTRING_FIXES entry %r of %s no longer applies; delete it",
-                written,
-                name,
-            )
-            continue
-        text = text.replace(written, meant)
-    lines[:] = text[:-1].split("\n")
-
-
-def setup(app: Any) -> None:
-    # Before napoleon (priority 500), so the fixes see the docstring as written.
-    app.connect("autodoc-process-docstring", fix_docstring, priority=400)

@@ -3,7 +3,7 @@
 Pure maths, no RL plumbing. QARL (Reddi et al., ICLR 2024) samples the adversary's entropy
 temperature per episode from ``Gamma(c, rate)`` and moves the concentration ``c`` from a
 bounded-rationality start (c = 50, mean 0.05 at rate 1000) towards near-rationality
-(c = 1, mean 0.001) with a self-paced step (Klink et al.'s SPRL):
+(c = 1, mean 0.001) with a self-paced step (Klink et al.'s SPRL)::
 
     minimise   KL(Gamma(c) || Gamma(c_target))
     subject to KL(Gamma(c) || Gamma(c_old)) <= kl_bound,

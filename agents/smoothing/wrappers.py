@@ -19,7 +19,7 @@ from advrl.attacks.apply import all_finite, check_seed
 from advrl.vec_observation import VecTransformObservation, check_sb3_venv
 
 NOISE_TAIL = 40.0
-"""Standard normal draws stay below this in size (P(|z| > 40) < 1e-300)."""
+"""Standard normal draws stay below this in size (``P(|z| > 40) < 1e-300``)."""
 
 
 def check_sigma(sigma: float, dtype: npt.DTypeLike = np.float64) -> float:

@@ -1,6 +1,6 @@
 """CartPole-v1 for N envs at once in torch: gymnasium's physics, step for step.
 
-Same constants, Euler integration, termination (|x| > 2.4 or |theta| > 12 degrees, reward 1
+Same constants, Euler integration, termination (``|x| > 2.4`` or ``|theta| > 12`` degrees, reward 1
 on the terminating step) and truncation at 500 steps as ``gym.make("CartPole-v1")``; the state
 is float64 like gymnasium's, observations are float32. Ended envs reset in the same call (the
 SB3 VecEnv convention) and their last observation is returned as ``final_obs``.

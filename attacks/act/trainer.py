@@ -56,7 +56,7 @@ class ACTConfig:
     """greedy evaluation episodes per victim"""
     control_steps: int = 200
     success_radius: float = 0.3
-    """control success: pole up for control_steps and final |x - goal| below this"""
+    """control success: pole up for control_steps and final ``|x - goal|`` below this"""
     fitness_on: str | None = None
     """anti / pro fitness from the victim's "final" greedy return or its mean "training" return
     (learning speed); default: final for anti, training for pro (see the module docstring)"""
