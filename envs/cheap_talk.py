@@ -63,7 +63,7 @@ class FixedMessage:
 
     @classmethod
     def from_message(cls, message: Sequence[float], scale: float = 2 * math.pi) -> FixedMessage:
-        """The source whose message (after ``scale * tanh``) is ``message``, each ``|m| < scale``."""
+        """The source whose message (after ``scale * tanh``) is ``message`` (``|m| < scale``)."""
         message = np.asarray(message, dtype=np.float64)
         if not (np.abs(message) < scale).all():
             raise ValueError(f"each message entry must lie in (-{scale}, {scale}), got {message}")
