@@ -9,6 +9,7 @@ import advrl  # noqa: F401  (registers the advrl/ ids)
 NEEDS_NLE = "needs nle, the optional NetHack extra: pip install 'advrl[nethack]'"
 HAS_NLE = importlib.util.find_spec("nle") is not None
 requires_nle = pytest.mark.skipif(not HAS_NLE, reason=NEEDS_NLE)
+NEEDS_RAY = "needs ray, the optional Ray backend extra: pip install 'advrl[ray]'"
 
 
 def with_nle_marks(entries):

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import NEEDS_NLE
+
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "oni_exploration.py"
 
 
 @pytest.fixture(scope="module")
 def oni():
-    pytest.importorskip("nle")
+    pytest.importorskip("nle", reason=NEEDS_NLE)
     spec = importlib.util.spec_from_file_location("oni_exploration", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while it executes

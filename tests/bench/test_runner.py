@@ -11,6 +11,7 @@ import pytest
 
 from advrl.bench import Cell, ResultsStore, attack_suite, rows, run_suite, write_reports
 from advrl.bench.backends import run_backend
+from tests.conftest import NEEDS_RAY
 
 
 def small_suite():
@@ -96,7 +97,7 @@ def test_process_pool_equals_inline(tmp_path):
 
 
 def test_ray_backend_equals_local_backend(tmp_path):
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason=NEEDS_RAY)
     run_suite(small_suite(), tmp_path / "local", workers=1, progress=False)
     run_suite(small_suite(), tmp_path / "ray", backend="ray", workers=2, progress=False)
     assert results(tmp_path / "local") == results(tmp_path / "ray")

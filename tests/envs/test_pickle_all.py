@@ -28,6 +28,7 @@ from advrl.envs.forces import ForceAdversaryEnv
 from advrl.envs.hacking import hopper_velocity_proxy
 from advrl.envs.proxy import ProxyReward, UseTrueReward
 from advrl.registration import GYM_ENVS, PARALLEL_ENVS
+from tests.conftest import NEEDS_NLE
 
 NLE_REASON = "nle's NetHack holds open files: nle itself cannot be pickled"
 
@@ -73,7 +74,7 @@ def test_every_registered_env_pickles_and_runs_as_the_original(env_id):
 
 def test_nle_itself_cannot_be_pickled():
     # Why the NetHack ids are skipped above; if this starts failing, drop the skip.
-    pytest.importorskip("nle")  # registers nle's own ids
+    pytest.importorskip("nle", reason=NEEDS_NLE)  # registers nle's own ids
     with pytest.raises(TypeError, match="cannot pickle"):
         pickle.dumps(gym.make("NetHackScore-v0"))
 
