@@ -116,6 +116,8 @@ GYM_ENVS += (
         "the optimal-attack game: act in [-1,1]^d to perturb a frozen zoo victim's "
         "normalised observation by eps*action, reward = -victim reward "
         "(kwargs: victim, eps, norm, victim_digest, victim_deterministic)",
+        # One batched victim call (normalise, act) for all envs per step.
+        vector_entry_point="advrl.attacks.learned.adversary_vector:observation_adversary_vec",
     ),
     EnvEntry(
         "advrl/DirectionAdversary-v0",
@@ -124,6 +126,7 @@ GYM_ENVS += (
         "action space; an actor perturbs its normalised observation within eps to move its "
         "action that way, reward = -victim reward (kwargs: victim, eps, norm, victim_digest, "
         "victim_deterministic, actor_steps, step_size, probe, magnitude)",
+        vector_entry_point="advrl.attacks.learned.adversary_vector:direction_adversary_vec",
     ),
 )
 

@@ -9,6 +9,7 @@ gradient attacks.
 from __future__ import annotations
 
 from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, VecObservationAdversary
+from advrl.attacks.learned.adversary_vector import ObservationAdversaryVectorEnv
 from advrl.attacks.learned.artifacts import (
     ADVERSARY_DIR,
     AdversaryCard,
@@ -37,6 +38,7 @@ __all__ = [
     "train_adversary",
     "AdversaryCard",
     "ObservationAdversaryEnv",
+    "ObservationAdversaryVectorEnv",
     "OptimalAttack",
     "TrainedAdversary",
     "VecObservationAdversary",

@@ -210,26 +210,38 @@ class VecObservationAdversary(DummyVecEnv):
         envs: list[ObservationAdversaryEnv] = self.envs  # type: ignore[assignment]
         if any(env._obs_norm is None for env in envs):
             raise RuntimeError("call reset() before step()")
-        first = envs[0]
-        clean = th.cat([env._obs_norm for env in envs])
-        seen = first.perturbed(self.actions, clean)
-        victim_actions = first.victim_actions(seen, [env.np_random for env in envs])
-        raws = []
-        for i, env in enumerate(envs):
-            raw, reward, terminated, truncated, info = env.advance(victim_actions[i], clean[i],
-                                                                   seen[i])  # fmt: skip
+        for i, (obs, reward, terminated, truncated, info) in enumerate(
+            play_step(envs, self.actions)
+        ):
             self.buf_rews[i], self.buf_dones[i] = reward, terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
             if self.buf_dones[i]:
-                info["terminal_observation"] = first.normalise(raw[None])[0].cpu().numpy()
-                raw, self.reset_infos[i] = env.task.reset()
+                info["terminal_observation"] = obs
+                obs, self.reset_infos[i] = envs[i].reset()
             self.buf_infos[i] = info
-            raws.append(raw)
-        normalised = first.normalise(np.stack(raws))
-        for i, env in enumerate(envs):
-            self._save_obs(i, env.set_observation(normalised[i : i + 1]))
+            self._save_obs(i, obs)
         return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), \
             list(self.buf_infos)  # fmt: skip
+
+
+def play_step(envs: list[ObservationAdversaryEnv], actions: np.ndarray) -> list[tuple]:
+    """One step of ``len(envs)`` games with one batched victim call: per env, the step's
+    ``(adversary observation, reward, terminated, truncated, info)``, as its ``step`` gives.
+
+    The engine of both batched twins (:class:`VecObservationAdversary` and the Gymnasium
+    vector env); each handles episode ends as its API says. The first env's victim, and its
+    perturbation (PA-AD's probe generator), serve the whole batch.
+    """
+    first = envs[0]
+    clean = th.cat([env._obs_norm for env in envs])
+    seen = first.perturbed(actions, clean)
+    victim_actions = first.victim_actions(seen, [env.np_random for env in envs])
+    steps = [env.advance(victim_actions[i], clean[i], seen[i]) for i, env in enumerate(envs)]
+    normalised = first.normalise(np.stack([raw for raw, *_ in steps]))
+    return [
+        (env.set_observation(normalised[i : i + 1]), *rest)
+        for i, (env, (_, *rest)) in enumerate(zip(envs, steps, strict=True))
+    ]
 
 
 def _norm(delta: th.Tensor, norm: Norm) -> float:
