@@ -6,10 +6,20 @@
 - :mod:`.training`: the Bradley-Terry loss and a minibatch Adam trainer with held-out
   pair accuracy (partial-return or regret preference model).
 - :mod:`.ensemble`: :class:`RewardEnsemble` with mean, WCO and UWO (Coste et al. 2024).
+- :mod:`.distances`: EPIC and STARC distances between rewards on a finite MDP, exactly.
 
 Serve a model as an env's reward with :class:`advrl.envs.learned_reward.LearnedReward`.
 """
 
+from advrl.agents.reward_models.distances import (
+    epic_canonical,
+    epic_distance,
+    pearson_distance,
+    policy_values,
+    potential_shaping,
+    starc_canonical,
+    starc_distance,
+)
 from advrl.agents.reward_models.ensemble import (
     AGGREGATIONS,
     RewardEnsemble,
@@ -46,13 +56,20 @@ __all__ = [
     "TrainReport",
     "aggregate",
     "bradley_terry_loss",
+    "epic_canonical",
+    "epic_distance",
     "load_ensemble",
     "load_reward_model",
     "pair_accuracy",
+    "pearson_distance",
+    "policy_values",
+    "potential_shaping",
     "rollout_segments",
     "save_ensemble",
     "save_reward_model",
     "segment_scores",
+    "starc_canonical",
+    "starc_distance",
     "synthetic_preferences",
     "train_ensemble",
     "train_reward_model",
