@@ -6,7 +6,9 @@
 - :mod:`.training`: the Bradley-Terry loss and a minibatch Adam trainer with held-out
   pair accuracy (partial-return or regret preference model).
 - :mod:`.ensemble`: :class:`RewardEnsemble` with mean, WCO and UWO (Coste et al. 2024).
-- :mod:`.distances`: EPIC and STARC distances between rewards on a finite MDP, exactly.
+- :mod:`.distances`: EPIC and STARC distances between rewards on a finite MDP, exactly;
+  :mod:`.distances_sampled`: EPIC between reward models on any spaces, by sampling, with a
+  bootstrap confidence interval.
 
 Serve a model as an env's reward with :class:`advrl.envs.learned_reward.LearnedReward`.
 """
@@ -19,6 +21,13 @@ from advrl.agents.reward_models.distances import (
     potential_shaping,
     starc_canonical,
     starc_distance,
+)
+from advrl.agents.reward_models.distances_sampled import (
+    DistanceEstimate,
+    EpicSample,
+    draw_epic_sample,
+    sample_epic_distance,
+    sample_epic_distances,
 )
 from advrl.agents.reward_models.ensemble import (
     AGGREGATIONS,
@@ -47,6 +56,8 @@ from advrl.agents.reward_models.training import (
 
 __all__ = [
     "AGGREGATIONS",
+    "DistanceEstimate",
+    "EpicSample",
     "PREFERENCE_MODELS",
     "PreferenceData",
     "PreferenceTrainer",
@@ -56,6 +67,7 @@ __all__ = [
     "TrainReport",
     "aggregate",
     "bradley_terry_loss",
+    "draw_epic_sample",
     "epic_canonical",
     "epic_distance",
     "load_ensemble",
@@ -65,6 +77,8 @@ __all__ = [
     "policy_values",
     "potential_shaping",
     "rollout_segments",
+    "sample_epic_distance",
+    "sample_epic_distances",
     "save_ensemble",
     "save_reward_model",
     "segment_scores",
