@@ -8,8 +8,11 @@ per-step path existed), so a speed-up that changes a single number fails here.
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch as th
 
 from advrl.attacks import PGD, GaussianNoise, PerturbObservation, UniformNoise
+from advrl.attacks.apply import ObservationAttacker
+from advrl.testing import LinearPolicy
 
 EPISODE = 200
 STEPS = 300
@@ -231,3 +234,51 @@ def test_the_clean_observation_in_info_is_the_one_the_env_returned(halfcheetah_v
         obs, *_, info = env.step(0)
         np.testing.assert_array_equal(info["obs_clean"], inner._obs())
         assert info["obs_clean"].dtype == obs.dtype
+
+
+def twin_attackers(attack, space, policy, attack_space="raw"):
+    return [ObservationAttacker(attack, policy, space, attack_space, seed=3) for _ in range(2)]
+
+
+@pytest.mark.parametrize(
+    ("attack", "shape", "space_dtype", "obs_dtype", "bound"),
+    [
+        (UniformNoise(0.1), (5,), np.float64, np.float64, np.inf),
+        (GaussianNoise(0.2, norm="l2"), (2, 3), np.float32, np.float32, np.inf),
+        (UniformNoise(0.1), (5,), np.float64, np.float32, np.inf),  # cast back to float32
+        (UniformNoise(0.0), (2, 3), np.float32, np.float32, np.inf),
+        (UniformNoise(1e37), (4,), np.float32, np.float32, np.inf),  # overflows near the edge
+        (UniformNoise(0.1), (5,), np.float64, np.float64, 2.0),  # clipped: the batch path
+        (PGD(0.1, steps=1), (5,), np.float32, np.float32, np.inf),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_single_is_row_zero_of_the_batch_call_with_the_same_stream(
+    attack, shape, space_dtype, obs_dtype, bound
+):
+    space = gym.spaces.Box(-bound, bound, shape, space_dtype)
+    policy = LinearPolicy(th.ones(1, int(np.prod(shape))), obs_shape=shape)
+    single, batched = twin_attackers(attack, space, policy)
+    rng = np.random.default_rng(0)
+    overflows = attack.eps > 1e30
+    errors = []
+    for t in range(600):  # over two noise blocks
+        obs = rng.normal(size=shape).astype(obs_dtype)
+        if t in (5, 300):
+            obs.flat[1] = np.nan
+        if t in (7, 256) and overflows:
+            obs = np.full(shape, np.finfo(obs_dtype).max, obs_dtype)
+        try:
+            want = batched(obs[None])
+        except ValueError as error:  # the same error, then the same stream
+            errors.append(str(error))
+            with pytest.raises(ValueError) as raised:
+                single.single(obs)
+            assert str(raised.value) == str(error)
+            continue
+        got, norm = single.single(obs)
+        np.testing.assert_array_equal(got, want.obs[0])
+        assert got.dtype == want.obs.dtype and got.shape == shape
+        assert type(norm) is float and norm == float(want.norms[0])
+    assert sum(e.startswith("observation contains NaN") for e in errors) == 2
+    assert sum(e.startswith("the perturbed observation") for e in errors) == 2 * overflows
