@@ -1,94 +1,46 @@
 """A population of PPO victims trained in lockstep: stacked weights, batched matmuls.
 
 ACT's fitness is the outcome of training a fresh victim (Lu et al., ICML 2023, section 4), so
-one ES generation trains ``P`` victims. Here member ``p``'s networks are slices ``[p]`` of
-stacked weight tensors and every forward pass is one ``baddbmm`` over the population; the
-summed loss gives each member exactly its own gradient (the parameters are disjoint) and
-Adam, being elementwise, updates each member as if it were alone. Gradient-norm clipping is
-done per member. Hyper-parameters follow SB3's PPO (clip 0.2, GAE 0.95, orthogonal init,
-Adam eps 1e-5, separate 64-64 tanh actor and critic, value bootstrap on truncation).
+one ES generation trains ``P`` victims. Member ``p``'s parameters are row ``p`` of one flat
+``(P, n)`` tensor (actor then critic, :class:`StackedMLP` layout), every forward pass is one
+``baddbmm`` over the population, gradient-norm clipping is per member and Adam, being
+elementwise, updates each member as if it were alone. Hyper-parameters follow SB3's PPO (clip
+0.2, GAE 0.95, orthogonal init, Adam eps 1e-5, separate 64-64 tanh actor and critic, value
+bootstrap on truncation).
+
+Two implementations of the same algorithm (``PPOConfig.impl``): ``"fused"`` (default) takes
+the gradient in closed form (:mod:`advrl.attacks.act.stacked`), trains blocks of
+``PPOConfig.chunk`` members through all epochs at a time (the block stays in cache) and
+evaluates the critic on a whole rollout at once; ``"autograd"`` is the original step-by-step
+autograd path, kept as the reference. They differ by float rounding only (tested).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch as th
 
 from advrl.attacks.act.cartpole import BatchedCartPole
+from advrl.attacks.act.stacked import (
+    Batch,
+    StackedMLP,
+    clip_grad_norm_rows,
+    mlp_num_params,
+    output_grads,
+    ppo_loss,
+    sample_actions,
+)
+
+__all__ = ["IMPLS", "MessageFn", "PPOConfig", "PopulationPPO", "StackedMLP", "mlp_num_params"]
 
 MessageFn = Callable[[th.Tensor], th.Tensor]
 """``obs (P, B, obs_dim) -> message (P, B, dims)``: the adversary of each member."""
 
-
-def mlp_num_params(sizes: Sequence[int]) -> int:
-    """Parameter count of an MLP with layer ``sizes`` (weights and biases)."""
-    return sum(o * i + o for i, o in zip(sizes[:-1], sizes[1:], strict=True))
-
-
-class StackedMLP:
-    """``P`` independent tanh MLPs with stacked weights ``(P, out, in)`` and biases ``(P, out)``.
-
-    The flat layout per member is ``LearnedMessage``'s (``parameters_to_vector``: each layer's
-    weight row-major, then its bias), so an ES vector found here drives
-    :class:`advrl.envs.cheap_talk.LearnedMessage` identically.
-
-    Example:
-        >>> net = StackedMLP.from_flat(th.zeros(3, mlp_num_params([4, 8, 2])), [4, 8, 2])
-        >>> net(th.ones(3, 5, 4)).shape
-        torch.Size([3, 5, 2])
-    """
-
-    def __init__(self, weights: list[th.Tensor], biases: list[th.Tensor]) -> None:
-        self.weights, self.biases = weights, biases
-
-    @classmethod
-    def from_flat(cls, flat: th.Tensor, sizes: Sequence[int]) -> StackedMLP:
-        """From ``flat`` of shape ``(P, mlp_num_params(sizes))``."""
-        if flat.ndim != 2 or flat.shape[1] != mlp_num_params(sizes):
-            raise ValueError(
-                f"expected flat parameters of shape (P, {mlp_num_params(sizes)}), "
-                f"got {tuple(flat.shape)}"
-            )
-        weights, biases, offset = [], [], 0
-        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
-            weights.append(flat[:, offset : offset + n_in * n_out].reshape(-1, n_out, n_in))
-            offset += n_in * n_out
-            biases.append(flat[:, offset : offset + n_out])
-            offset += n_out
-        return cls(weights, biases)
-
-    @classmethod
-    def orthogonal(
-        cls, n: int, sizes: Sequence[int], out_gain: float, generator: th.Generator, device="cpu"
-    ) -> StackedMLP:
-        """SB3's init for each member: orthogonal weights (gain sqrt(2), ``out_gain`` on the
-        last layer), zero biases."""
-        weights, biases = [], []
-        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            gain = out_gain if k == len(sizes) - 2 else math.sqrt(2)
-            w = th.empty(n, n_out, n_in)
-            for p in range(n):  # QR of a seeded normal matrix, as th.nn.init.orthogonal_
-                a = th.randn(max(n_out, n_in), min(n_out, n_in), generator=generator)
-                q, r = th.linalg.qr(a)
-                q = q * th.sign(th.diagonal(r))
-                w[p] = gain * (q if n_out >= n_in else q.T)[:n_out, :n_in]
-            weights.append(w.to(device))
-            biases.append(th.zeros(n, n_out, device=device))
-        return cls(weights, biases)
-
-    def parameters(self) -> list[th.Tensor]:
-        return [*self.weights, *self.biases]
-
-    def __call__(self, x: th.Tensor) -> th.Tensor:
-        """``x`` shape ``(P, B, in)`` -> ``(P, B, out)``."""
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = th.baddbmm(b[:, None, :], x, w.transpose(1, 2))
-            if k < len(self.weights) - 1:
-                x = th.tanh(x)
-        return x
+IMPLS = ("fused", "autograd")
+CPU_CHUNK = 16
+"""Default members per block of the fused update on CPU (64-64 nets: ~4 MB per block)."""
 
 
 @dataclass
@@ -110,6 +62,18 @@ class PPOConfig:
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
     hidden: tuple[int, ...] = (64, 64)
+    impl: str = "fused"
+    """"fused" (closed-form gradients, member blocks; fast) or "autograd" (the reference)"""
+    chunk: int | None = None
+    """members per block of the fused update, a cache-size knob that leaves results unchanged
+    (default: 16 on CPU, where a block must fit the cache; the whole population elsewhere)"""
+
+    def __post_init__(self) -> None:
+        if self.impl not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}, got {self.impl!r}")
+        c = self.chunk
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 1):
+            raise ValueError(f"chunk must be None or an integer >= 1, got {c!r}")
 
 
 class PopulationPPO:
@@ -122,6 +86,11 @@ class PopulationPPO:
         config: PPO settings.
         seed: seed of the initial weights and of the action sampling.
         device: torch device.
+        shared_init: every member starts from the same weights.
+
+    Attributes:
+        theta: ``(P, n)`` parameters, member ``p`` in row ``p`` (actor, then critic).
+        pi, vf: the actors and critics, views into ``theta``.
 
     Example:
         >>> ppo = PopulationPPO(2, obs_dim=6, n_actions=2, config=PPOConfig(n_steps=8,
@@ -145,23 +114,50 @@ class PopulationPPO:
         if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 1:
             raise ValueError(f"n_members must be an integer >= 1, got {n_members!r}")
         self.P, self.obs_dim, self.n_actions = n_members, obs_dim, n_actions
-        self.config = config or PPOConfig()
+        self.config = cfg = config or PPOConfig()
         self.device = th.device(device)
         gen = th.Generator().manual_seed(seed)
-        hidden = list(self.config.hidden)
+        self.sizes = {
+            "pi": [obs_dim, *cfg.hidden, n_actions],
+            "vf": [obs_dim, *cfg.hidden, 1],
+        }
         # shared_init: every member starts from the same weights (common random numbers for
         # ES: fitness differences then come from the adversaries, not from the inits).
         n_init = 1 if shared_init else n_members
-        self.pi = StackedMLP.orthogonal(n_init, [obs_dim, *hidden, n_actions], 0.01, gen)
-        self.vf = StackedMLP.orthogonal(n_init, [obs_dim, *hidden, 1], 1.0, gen)
-        for net in (self.pi, self.vf):
-            net.weights = [w.detach().expand(n_members, -1, -1).to(self.device).clone()
-                           .requires_grad_() for w in net.weights]  # fmt: skip
-            net.biases = [b.detach().expand(n_members, -1).to(self.device).clone()
-                          .requires_grad_() for b in net.biases]  # fmt: skip
-        self.params = self.pi.parameters() + self.vf.parameters()
-        self.optimizer = th.optim.Adam(self.params, lr=self.config.learning_rate, eps=1e-5)
+        pi = StackedMLP.orthogonal(n_init, self.sizes["pi"], 0.01, gen)
+        vf = StackedMLP.orthogonal(n_init, self.sizes["vf"], 1.0, gen)
+        flat = th.cat([pi.flat(), vf.flat()], 1).expand(n_members, -1)
+        self.theta = flat.to(self.device).clone()
+        self.pi, self.vf = self._nets(self.theta.detach())  # views without autograd history
+        if cfg.impl == "autograd":  # one Adam step on the stacked tensor is per-member Adam
+            self.optimizer = th.optim.Adam([self.theta.requires_grad_()], cfg.learning_rate,
+                                           eps=1e-5)  # fmt: skip
+        else:  # one Adam per block of rows, whose gradient the fused update writes
+            chunk = cfg.chunk or (CPU_CHUNK if self.device.type == "cpu" else n_members)
+            self.blocks = [slice(lo, min(lo + chunk, n_members))
+                           for lo in range(0, n_members, chunk)]  # fmt: skip
+            grad = th.zeros(min(chunk, n_members), self.theta.shape[1], device=self.device)
+            self.optimizers = []
+            for rows in self.blocks:
+                block = self.theta[rows]
+                block.grad = grad[: rows.stop - rows.start]
+                # fused: one kernel per step (same arithmetic as the default single-tensor path)
+                self.optimizers.append(th.optim.Adam([block], cfg.learning_rate, eps=1e-5,
+                                                     fused=True))  # fmt: skip
         self.generator = th.Generator(device=self.device).manual_seed(seed + 1)
+
+    def _nets(self, flat: th.Tensor) -> tuple[StackedMLP, StackedMLP]:
+        """Actor and critic as views into ``flat`` (``theta``, a block of it, or a gradient)."""
+        n_pi = mlp_num_params(self.sizes["pi"])
+        return (
+            StackedMLP.from_flat(flat[:, :n_pi], self.sizes["pi"]),
+            StackedMLP.from_flat(flat[:, n_pi:], self.sizes["vf"]),
+        )
+
+    @property
+    def params(self) -> list[th.Tensor]:
+        """Per-layer views ``(P, ...)``: the actor's weights, its biases, the critic's."""
+        return self.pi.parameters() + self.vf.parameters()
 
     def act(self, obs: th.Tensor, deterministic: bool = False) -> th.Tensor:
         """Actions ``(P, B)`` for observations ``(P, B, obs_dim)``."""
@@ -171,16 +167,9 @@ class PopulationPPO:
                 return logits.argmax(-1)
             return self._sample(logits)
 
-    def _sample(self, logits: th.Tensor) -> th.Tensor:
-        probs = th.softmax(logits, -1).reshape(-1, logits.shape[-1])
-        return th.multinomial(probs, 1, generator=self.generator).reshape(logits.shape[:-1])
-
-    def _clip_grads(self) -> None:
-        """Per-member global-norm clipping (SB3 clips each model's gradient at 0.5)."""
-        sq = sum(p.grad.pow(2).flatten(1).sum(1) for p in self.params)
-        coef = (self.config.max_grad_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
-        for p in self.params:
-            p.grad.mul_(coef.view(-1, *([1] * (p.grad.ndim - 1))))
+    def _sample(self, logits: th.Tensor, dim: int = -1) -> th.Tensor:
+        """Actions for ``logits`` (actions along ``dim``), as ``torch.multinomial`` draws."""
+        return sample_actions(th.softmax(logits, dim), self.generator, dim)
 
     def learn(self, env: BatchedCartPole, n_updates: int, message_fn: MessageFn) -> th.Tensor:
         """Train for ``n_updates`` rollouts of ``n_steps`` on ``env`` (``P * n_envs`` envs,
@@ -190,95 +179,147 @@ class PopulationPPO:
             ``(P, n_updates)``: mean return of the episodes each member finished in each
             rollout (the last value carried forward when none finished).
         """
-        cfg, P = self.config, self.P
+        cfg, P, dev = self.config, self.P, self.device
         E, T = cfg.n_envs, cfg.n_steps
         if env.num_envs != P * E:
             raise ValueError(f"env has {env.num_envs} envs, expected P * n_envs = {P * E}")
+        # fused: the critic is evaluated on the whole rollout at once, after it
+        deferred = cfg.impl == "fused"
 
         def observe(state: th.Tensor) -> th.Tensor:
-            s = state.reshape(P, E, -1).to(self.device)
+            s = state.reshape(P, E, -1).to(dev)
             return th.cat([s, message_fn(s)], -1)
 
         obs = observe(env.reset())
-        episode_return = th.zeros(P, E, device=self.device)
+        episode_return = th.zeros(P, E, device=dev)
         curves = th.zeros(P, n_updates)
         last = th.zeros(P)
         for update in range(n_updates):
-            buf_obs = th.zeros(T, P, E, self.obs_dim, device=self.device)
-            buf_act = th.zeros(T, P, E, dtype=th.long, device=self.device)
-            buf_logp, buf_val, buf_rew, buf_done = (
-                th.zeros(T, P, E, device=self.device) for _ in range(4)
+            buf_obs = th.zeros(P, T, E, self.obs_dim, device=dev)
+            # fused: logits actions-first, (P, A, E) per step (fast softmax over few actions)
+            buf_logits = th.zeros(
+                P, T, *((self.n_actions, E) if deferred else (E, self.n_actions)), device=dev
             )
+            buf_act = th.zeros(P, T, E, dtype=th.long, device=dev)
+            buf_val, buf_rew, buf_done = (th.zeros(P, T, E, device=dev) for _ in range(3))
+            finals = []  # deferred truncation bootstraps: (t, final observation, truncated)
             finished_sum, finished_n = th.zeros(P), th.zeros(P)
             for t in range(T):
                 with th.no_grad():
-                    logits, value = self.pi(obs), self.vf(obs)[..., 0]
-                action = self._sample(logits)
-                logp = th.log_softmax(logits, -1).gather(-1, action[..., None])[..., 0]
+                    logits = self.pi.forward(obs, features_first=deferred)[0]
+                    if not deferred:
+                        buf_val[:, t] = self.vf(obs)[..., 0]
+                action = self._sample(logits, 1 if deferred else -1)
                 step = env.step(action.reshape(-1))
-                reward = step.reward.reshape(P, E).to(self.device)
-                truncated = step.truncated.reshape(P, E).to(self.device)
-                done = truncated | step.terminated.reshape(P, E).to(self.device)
+                reward = step.reward.reshape(P, E).to(dev)
+                truncated = step.truncated.reshape(P, E).to(dev)
+                done = truncated | step.terminated.reshape(P, E).to(dev)
                 episode_return += reward
                 if bool(done.any()):
                     finished_sum += (episode_return * done).sum(1).cpu()
                     finished_n += done.sum(1).cpu()
                     episode_return = episode_return * ~done
                 if bool(truncated.any()):  # bootstrap the cut-off tail (as SB3 does)
-                    with th.no_grad():
-                        final_value = self.vf(observe(step.final_obs))[..., 0]
-                    reward = reward + cfg.gamma * final_value * truncated
-                buf_obs[t], buf_act[t], buf_logp[t], buf_val[t] = obs, action, logp, value
-                buf_rew[t], buf_done[t] = reward, done.float()
+                    final = observe(step.final_obs)
+                    if deferred:
+                        finals.append((t, final, truncated))
+                    else:
+                        with th.no_grad():
+                            reward = reward + cfg.gamma * self.vf(final)[..., 0] * truncated
+                buf_obs[:, t], buf_logits[:, t], buf_act[:, t] = obs, logits, action
+                buf_rew[:, t], buf_done[:, t] = reward, done.float()
                 obs = observe(step.obs)
             with th.no_grad():
+                if deferred:
+                    buf_val = self.vf(buf_obs.reshape(P, T * E, -1)).reshape(P, T, E)
+                    for t, final, truncated in finals:
+                        buf_rew[:, t] += cfg.gamma * self.vf(final)[..., 0] * truncated
                 next_value = self.vf(obs)[..., 0]
+            dim = 2 if deferred else 3
+            logp = th.log_softmax(buf_logits, dim).gather(dim, buf_act.unsqueeze(dim)).squeeze(dim)
             advantages = self._gae(buf_rew, buf_val, buf_done, next_value)
-            self._update(buf_obs, buf_act, buf_logp, advantages, advantages + buf_val)
+            data = Batch(buf_obs, buf_act, logp, advantages, advantages + buf_val)
+            self._update(Batch(*(x.flatten(1, 2) for x in data)))  # (P, T * E, ...)
             means = th.where(finished_n > 0, finished_sum / finished_n.clamp(min=1), last)
             curves[:, update], last = means, means
         return curves
 
     def _gae(self, rew, val, done, next_value) -> th.Tensor:
+        """Generalised advantage estimates; ``rew``, ``val``, ``done``: ``(P, T, E)``."""
         cfg = self.config
         adv = th.zeros_like(rew)
         running = th.zeros_like(next_value)
-        for t in reversed(range(rew.shape[0])):
-            nxt = next_value if t == rew.shape[0] - 1 else val[t + 1]
-            nonterminal = 1.0 - done[t]
-            delta = rew[t] + cfg.gamma * nxt * nonterminal - val[t]
+        for t in reversed(range(rew.shape[1])):
+            nxt = next_value if t == rew.shape[1] - 1 else val[:, t + 1]
+            nonterminal = 1.0 - done[:, t]
+            delta = rew[:, t] + cfg.gamma * nxt * nonterminal - val[:, t]
             running = delta + cfg.gamma * cfg.gae_lambda * nonterminal * running
-            adv[t] = running
+            adv[:, t] = running
         return adv
 
-    def _update(self, obs, act, old_logp, adv, returns) -> None:
-        cfg, P = self.config, self.P
+    def _update(self, data: Batch) -> None:
+        """``n_epochs`` of minibatch PPO on ``data`` (per member: ``(P, n, ...)``)."""
+        if self.config.impl == "autograd":
+            self._update_autograd(data)
+        else:
+            self._update_fused(data)
 
-        def per_member(x: th.Tensor) -> th.Tensor:  # (T, P, E, ...) -> (P, T*E, ...)
-            return x.transpose(0, 1).reshape(P, -1, *x.shape[3:])
+    def _minibatches(self, n: int) -> tuple[th.Tensor, range]:
+        """Per epoch and member, a random permutation of the ``n`` samples (``(n_epochs, P,
+        n)``, drawn as the reference draws them), and the minibatch starts."""
+        cfg = self.config
+        rand = th.rand(cfg.n_epochs, self.P, n, generator=self.generator, device=self.device)
+        size = min(cfg.batch_size, n)
+        return th.argsort(rand, -1), range(0, n - size + 1, size)
 
-        obs, act, old_logp, adv, returns = map(per_member, (obs, act, old_logp, adv, returns))
-        n = obs.shape[1]
-        batch = min(cfg.batch_size, n)
-        for _ in range(cfg.n_epochs):
-            perm = th.argsort(th.rand(P, n, generator=self.generator, device=self.device), 1)
-            for start in range(0, n - batch + 1, batch):
-                idx = perm[:, start : start + batch]
-                o = obs.gather(1, idx[..., None].expand(-1, -1, obs.shape[-1]))
-                a, lp0, ad, ret = (x.gather(1, idx) for x in (act, old_logp, adv, returns))
-                ad = (ad - ad.mean(1, keepdim=True)) / (ad.std(1, keepdim=True) + 1e-8)
-                log_probs = th.log_softmax(self.pi(o), -1)
-                logp = log_probs.gather(-1, a[..., None])[..., 0]
-                ratio = th.exp(logp - lp0)
-                clipped = th.clamp(ratio, 1 - cfg.clip_range, 1 + cfg.clip_range)
-                policy_loss = -th.min(ratio * ad, clipped * ad).mean(1)
-                value_loss = (ret - self.vf(o)[..., 0]).pow(2).mean(1)
-                entropy = -(log_probs.exp() * log_probs).sum(-1).mean(1)
-                loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
+    def _minibatch(self, data: Batch, idx: th.Tensor) -> Batch:
+        obs = data.obs.gather(1, idx[..., None].expand(-1, -1, data.obs.shape[-1]))
+        return Batch(obs, *(x.gather(1, idx) for x in data[1:]))
+
+    def _loss_args(self) -> dict[str, float]:
+        cfg = self.config
+        return {"clip_range": cfg.clip_range, "ent_coef": cfg.ent_coef, "vf_coef": cfg.vf_coef}
+
+    def _update_autograd(self, data: Batch) -> None:
+        """The reference: autograd through the summed loss (members share no parameters, so
+        each gets its own gradient), then one Adam step on the stacked parameters."""
+        cfg = self.config
+        perms, starts = self._minibatches(data.obs.shape[1])
+        size = min(cfg.batch_size, data.obs.shape[1])
+        for perm in perms:
+            for start in starts:
+                mb = self._minibatch(data, perm[:, start : start + size])
+                pi, vf = self._nets(self.theta)
+                loss = ppo_loss(pi(mb.obs), vf(mb.obs)[..., 0], mb, **self._loss_args())
                 self.optimizer.zero_grad()
-                loss.sum().backward()  # members share no parameters: each gets its own grad
-                self._clip_grads()
+                loss.sum().backward()
+                # per-member global norm, summed layer by layer as the original code did
+                layers = [p for net in self._nets(self.theta.grad) for p in net.parameters()]
+                sq = sum(g.pow(2).flatten(1).sum(1) for g in layers)
+                coef = (cfg.max_grad_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
+                self.theta.grad.mul_(coef[:, None])
                 self.optimizer.step()
+
+    def _update_fused(self, data: Batch) -> None:
+        """Closed-form gradients, block by block of ``chunk`` members: each block runs all
+        epochs while its parameters, Adam state and activations stay in cache."""
+        cfg = self.config
+        perms, starts = self._minibatches(data.obs.shape[1])
+        size = min(cfg.batch_size, data.obs.shape[1])
+        for rows, optimizer in zip(self.blocks, self.optimizers, strict=True):
+            theta = optimizer.param_groups[0]["params"][0]
+            (pi, vf), (g_pi, g_vf) = self._nets(theta), self._nets(theta.grad)
+            block = Batch(*(x[rows] for x in data))
+            for perm in perms[:, rows]:
+                for start in starts:
+                    mb = self._minibatch(block, perm[:, start : start + size])
+                    logits, pi_inputs = pi.forward(mb.obs, features_first=True)
+                    values, vf_inputs = vf.forward(mb.obs, features_first=True)
+                    g_logits, g_values = output_grads(logits, values[:, 0], mb, **self._loss_args())
+                    pi.backward(pi_inputs, g_logits, g_pi, features_first=True)
+                    vf.backward(vf_inputs, g_values[:, None], g_vf, features_first=True)
+                    clip_grad_norm_rows(theta.grad, cfg.max_grad_norm)
+                    optimizer.step()
 
     def evaluate(
         self, message_fn: MessageFn, n_envs: int = 8, seed: int = 0, max_steps: int = 500
