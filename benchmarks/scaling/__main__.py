@@ -13,8 +13,8 @@ Curves (each one command; ``--curve all`` runs them in this order):
 
 Each writes OUT/scaling_NAME.png (one panel per clock, error bars from the fastest to the
 slowest repeat), OUT/scaling_NAME.md (the table, printed too) and OUT/scaling_NAME.json (every
-timing). Repeats alternate the configurations so machine noise hits them alike; torch runs
-single-threaded.
+timing; --replot redraws the other two from it). Repeats alternate the configurations so
+machine noise hits them alike; torch runs single-threaded.
 """
 
 from __future__ import annotations
@@ -60,13 +60,18 @@ def main() -> None:
                         help="env steps per point (n_envs; half for attack_steps)")  # fmt: skip
     parser.add_argument("--act-updates", type=int, default=2, help="PPO updates per victim")
     parser.add_argument("--device", default="cpu", help="torch device of the ACT curve")
+    parser.add_argument("--replot", action="store_true",
+                        help="redraw PNG and table from OUT/scaling_NAME.json")  # fmt: skip
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     th.set_num_threads(1)
-    from measure import write
+    from measure import read, write
 
     for name in CURVES if args.curve == "all" else (args.curve,):
+        if args.replot:
+            print(write(read(name, args.out), args.out))
+            continue
         wall, cpu = time.perf_counter(), time.process_time()
         curve = build(name, args)
         print(write(curve, args.out))

@@ -7,6 +7,8 @@ the victim acting through SB3 ``predict``. Every attack is one batched call per 
 
 from __future__ import annotations
 
+import statistics
+
 from measure import Curve, Timing, timed
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -81,8 +83,10 @@ def attack_steps_curve(
         clean.append(evaluation_steps(victim, None, n_envs, vec_steps))
         for k in steps:
             curve.add("PGD", k, evaluation_steps(victim, PGD(EPS, steps=k), n_envs, vec_steps))
-    rate = sorted(t.rate("cpu") for t in clean)[len(clean) // 2]
-    curve.notes.append(f"clean stack at {n_envs} envs, same run: {rate:,.0f} env-steps/s (CPU)")
+    level = {c: statistics.median(t.rate(c) for t in clean) for c in curve.clocks}
+    curve.references[f"clean, {n_envs} envs"] = level
+    curve.notes.append(f"clean stack at {n_envs} envs, same run: {level['cpu']:,.0f} env-steps/s "
+                       "(CPU)")  # fmt: skip
     _per_step_note(curve, n_envs)
     return curve
 

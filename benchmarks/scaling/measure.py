@@ -76,6 +76,8 @@ class Curve:
     log_x: bool = True
     clocks: tuple[str, ...] = CLOCKS
     series: dict[str, dict[float, list[Timing]]] = field(default_factory=dict)
+    references: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Levels drawn across the panels (e.g. the clean stack's rate): label -> clock -> value."""
     notes: list[str] = field(default_factory=list)
 
     def add(self, label: str, x: float, timing: Timing) -> None:
@@ -96,6 +98,19 @@ class Curve:
     @property
     def quantity(self) -> str:
         return f"{self.unit}/s" if self.plot == "rate" else "seconds"
+
+    def to_json(self) -> dict:
+        settings = {k: v for k, v in vars(self).items() if k != "series"}
+        series = {label: {repr(x): [vars(t) for t in ts] for x, ts in points.items()}
+                  for label, points in self.series.items()}  # fmt: skip
+        return {**settings, "series": series}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Curve:
+        """The curve :meth:`to_json` wrote (every timing kept, so reports can be redrawn)."""
+        series = {label: {float(x): [Timing(**t) for t in ts] for x, ts in points.items()}
+                  for label, points in data.pop("series").items()}  # fmt: skip
+        return cls(**{**data, "clocks": tuple(data["clocks"]), "series": series})
 
 
 def loglog_slopes(xs: list[float], ys: list[float]) -> tuple[float, list[float]]:
@@ -167,14 +182,16 @@ def figure(curve: Curve):
             med = np.array([statistics.median(s) for s in samples])
             err = np.array([med - [min(s) for s in samples], [max(s) for s in samples] - med])
             panels.line(i, xs, med, label, err=err)
+        for label, level in curve.references.items():
+            panels.reference(i, level[clock], label)
         ax = panels.axes[i]
         if curve.log_x:
-            from matplotlib.ticker import ScalarFormatter
+            from matplotlib.ticker import FuncFormatter, NullFormatter
 
-            ax.set_xscale("log", base=2 if max(xs) / min(xs) < 2000 else 10)
-            ax.xaxis.set_major_formatter(ScalarFormatter())  # 64, not 2^6
-        else:
-            ax.set_xticks(xs)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 64, not 2^6
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(xs)  # the measured points
         ax.set_yscale("log")
         name = "CPU time" if clock == "cpu" else "wall clock"
         ax.set(xlabel=curve.x_label, ylabel=f"{curve.quantity} ({name})", title=name)
@@ -187,9 +204,11 @@ def write(curve: Curve, out: Path) -> str:
     text = markdown(curve)
     save_png(figure(curve), out / f"scaling_{curve.name}.png")
     atomic_write_bytes(out / f"scaling_{curve.name}.md", text.encode())
-    raw = {label: {str(x): [vars(t) for t in ts] for x, ts in points.items()}
-           for label, points in curve.series.items()}  # fmt: skip
-    payload = {"title": curve.title, "x": curve.x_label, "unit": curve.unit, "series": raw,
-               "notes": curve.notes}  # fmt: skip
-    atomic_write_bytes(out / f"scaling_{curve.name}.json", json.dumps(payload, indent=1).encode())
+    data = json.dumps(curve.to_json(), indent=1).encode()
+    atomic_write_bytes(out / f"scaling_{curve.name}.json", data)
     return text
+
+
+def read(name: str, out: Path) -> Curve:
+    """The curve stored in ``out/scaling_<name>.json``."""
+    return Curve.from_json(json.loads((out / f"scaling_{name}.json").read_text()))
