@@ -48,6 +48,7 @@ from advrl.agents.reward_models.distances import RELATIVE_ZERO, check_gamma, pea
 from advrl.envs.learned_reward import RewardModel, predict_rewards
 
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]
+Reward = RewardModel | Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 TransitionSampler = Callable[[int, np.random.Generator], Batch]
 Sampler = Callable[[int, np.random.Generator], np.ndarray]
 
@@ -71,7 +72,9 @@ class DistanceEstimate:
         return bool(self.low <= value <= self.high)
 
 
-def evaluate_reward(reward: Any, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray):
+def evaluate_reward(
+    reward: Reward, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
+) -> np.ndarray:
     """Rewards of a batch, float64 ``(batch,)``: ``reward.predict`` for a reward model, else
     ``reward(obs, actions, next_obs)``; a ``ValueError`` unless finite and ``(batch,)``."""
     if isinstance(reward, RewardModel):
@@ -187,18 +190,20 @@ class _Canon:
     """One reward's pieces on a sample: the batch rewards and ``m`` on the distinct
     observations, with its bootstrap replicates ``m_b`` (``(n_unique, n_boot)``)."""
 
-    def __init__(self, reward: Any, sample: EpicSample, index: _Index, boot_means, chunk: int):
+    def __init__(
+        self, reward: Reward, sample: EpicSample, index: _Index,
+        boot_means: np.ndarray | None, chunk: int,
+    ) -> None:  # fmt: skip
         s = sample
         n_mean = len(s.mean_actions)
         self.r = np.concatenate([
             evaluate_reward(reward, s.obs[i:i + chunk], s.actions[i:i + chunk],
                             s.next_obs[i:i + chunk]) for i in range(0, len(s.obs), chunk)
         ])  # fmt: skip
-        rows = max(1, chunk // n_mean)
-        self.m = np.empty(len(index.unique))
-        n_unique = len(index.unique)
+        rows, n_unique = max(1, chunk // n_mean), len(index.unique)
+        self.m = np.empty(n_unique)  # m(x) = mean_j R(x, A_j, S'_j) (module docstring, step 3)
         self.m_b = None if boot_means is None else np.empty((n_unique, boot_means.shape[1]))
-        for start in range(0, len(index.unique), rows):
+        for start in range(0, n_unique, rows):
             x = index.unique[start : start + rows]
             obs = np.repeat(x, n_mean, axis=0)
             acts = np.tile(s.mean_actions, (len(x),) + (1,) * (s.mean_actions.ndim - 1))
@@ -210,10 +215,14 @@ class _Canon:
         self.scale = max(np.abs(self.r).max(), np.abs(self.m).max())
 
     def canonical(self, index: _Index, gamma: float) -> np.ndarray:
+        """``C(R)`` on the outer sample (module docstring, step 4), shape ``(n,)``."""
         mu = self.m[index.mean].mean()
         return self.r + gamma * self.m[index.next] - self.m[index.obs] - gamma * mu
 
-    def replicates(self, index: _Index, gamma: float, rows: np.ndarray, boot_means, cols: slice):
+    def replicates(
+        self, index: _Index, gamma: float, rows: np.ndarray, boot_means: np.ndarray | None,
+        cols: slice,
+    ) -> np.ndarray:  # fmt: skip
         """Canonical rewards of replicates ``cols``: shape ``(n, len(cols))``."""
         if self.m_b is None:
             return self.canonical(index, gamma)[rows]
@@ -255,8 +264,8 @@ def _column_distances(a: np.ndarray, b: np.ndarray, scale: float) -> np.ndarray:
 
 
 def sample_epic_distances(
-    rewards: Sequence[Any],
-    reference: Any,
+    rewards: Sequence[Reward],
+    reference: Reward,
     coverage: Batch | TransitionSampler | EpicSample,
     gamma: float = 0.99,
     n_samples: int | None = None,
@@ -329,7 +338,7 @@ def sample_epic_distances(
 
 
 def sample_epic_distance(
-    reward_a: Any, reward_b: Any, coverage: Batch | TransitionSampler | EpicSample, **kwargs
+    reward_a: Reward, reward_b: Reward, coverage: Batch | TransitionSampler | EpicSample, **kwargs
 ) -> DistanceEstimate:
     """Sampled EPIC between two rewards: :func:`sample_epic_distances` for one pair."""
     return sample_epic_distances([reward_a], reward_b, coverage, **kwargs)[0]
