@@ -105,7 +105,7 @@ class StackedMLP:
                 return th.baddbmm(b[:, :, None], w, x.transpose(1, 2)), inputs
             x = th.baddbmm(b[:, None, :], x, w.transpose(1, 2))
             if k < last:
-                x = th.tanh(x)
+                x = th.tanh(x) if x.requires_grad else x.tanh_()  # in place: one buffer less
                 inputs.append(x)
         return x, inputs
 
