@@ -108,14 +108,17 @@ class ObservationAttacker:
         # then the full batch) takes the next rows instead of discarding the block.
         self._noise = np.empty((0, *obs_space.shape), obs_space.dtype)
         self._noise_norms = np.empty(0)
-        self._noise_norm_values: list[float] = []  # the norms as Python floats, for single()
+        # For single(): the rows as arrays and their norms as floats, ready to hand out.
+        self._noise_rows: list[np.ndarray] = []
+        self._noise_norm_values: list[float] = []
         self._next = 0
-        # single()'s fast path: rows below _fast_rows are pre-drawn noise it may use (noise on
-        # an unbounded space needs no clipping, so its norms are the drawn ones).
+        # single()'s fast path takes pre-drawn rows below _fast_rows (noise on an unbounded
+        # space needs no clipping, so its norms are the drawn ones).
         self._noise_fast_path = isinstance(attack, NoiseAttack) and not self.bounded
         self._fast_rows = 0
         self._flat = len(self._obs_shape) == 1
         self._widest = 1
+        self._like = th.zeros(0)
         if seed is not None:
             self.reseed(seed)
 
@@ -142,7 +145,7 @@ class ObservationAttacker:
         self.generator.manual_seed(int(derived >> 1))
         self._noise = self._noise[:0]
         self._noise_norms, self._next = self._noise_norms[:0], 0
-        self._noise_norm_values, self._fast_rows = [], 0
+        self._noise_rows, self._noise_norm_values, self._fast_rows = [], [], 0
 
     def single(self, raw_obs: np.ndarray) -> tuple[np.ndarray, float]:
         """Attack one observation ``raw_obs: shape obs_shape``: ``(perturbed, norm)``.
@@ -161,7 +164,7 @@ class ObservationAttacker:
                 if isfinite(flat.dot(flat)):  # a finite dot product means finite values
                     return raw_obs, 0.0
             elif (i := self._next) < self._fast_rows:
-                perturbed = raw_obs + self._noise[i]
+                perturbed = raw_obs + self._noise_rows[i]
                 if perturbed.dtype is not raw_obs.dtype:  # `is`: a cheap test, exact either way
                     perturbed = perturbed.astype(raw_obs.dtype, copy=False)
                 # Noise rows are finite, so a finite sum means a finite raw_obs too: this one
@@ -207,14 +210,25 @@ class ObservationAttacker:
             # Refill NOISE_BLOCK widest batches at once; leftover rows come first, in order.
             self._widest = max(self._widest, batch)
             rows = NOISE_BLOCK * self._widest
-            like = th.zeros((rows, *self.obs_space.shape), dtype=th.float64)
-            delta = self.attack.sample(like, self.generator)  # type: ignore[attr-defined]
-            norms = sample_norm(delta, self.attack.norm).numpy()
-            raw = (delta.numpy() * self._scale).astype(self.obs_space.dtype)
-            self._noise = np.concatenate([self._noise[start:], raw])
-            self._noise_norms = np.concatenate([self._noise_norms[start:], norms])
-            self._noise_norm_values = self._noise_norms.tolist()
-            self._fast_rows = len(self._noise) if self._noise_fast_path else 0
+            # A refill runs between env steps, with cold caches, where each torch call costs
+            # several us: keep the template, and use numpy where it is exact (abs and max
+            # round nothing; l2 norms stay in torch, whose summation order they depend on).
+            if self._like.shape[0] != rows:  # sample() reads only its shape and dtype
+                self._like = th.zeros((rows, *self.obs_space.shape), dtype=th.float64)
+            delta = self.attack.sample(self._like, self.generator)  # type: ignore[attr-defined]
+            drawn = delta.numpy()
+            if self.attack.norm == "linf":
+                norms = np.abs(drawn.reshape(rows, -1)).max(axis=1, initial=0.0)
+            else:
+                norms = sample_norm(delta, self.attack.norm).numpy()
+            raw = (drawn * self._scale).astype(self.obs_space.dtype, copy=False)
+            if start < len(self._noise):  # leftover rows come first
+                raw = np.concatenate([self._noise[start:], raw])
+                norms = np.concatenate([self._noise_norms[start:], norms])
+            self._noise, self._noise_norms = raw, norms
+            if self._noise_fast_path:  # views made in one C loop, not one per step
+                self._noise_rows, self._noise_norm_values = list(raw), norms.tolist()
+                self._fast_rows = len(raw)
             start, stop = 0, batch
         self._next = stop
         return self._noise[start:stop], self._noise_norms[start:stop]

@@ -23,7 +23,11 @@ class NoiseAttack(Attack):
 
     @abstractmethod
     def sample(self, like: th.Tensor, generator: th.Generator | None) -> th.Tensor:
-        """Perturbations shaped like ``like`` (``(batch, *obs_shape)``), inside the ball."""
+        """Perturbations shaped like ``like`` (``(batch, *obs_shape)``), inside the ball.
+
+        Only ``like``'s shape, dtype and device may be read, and ``like`` must not be
+        modified: the wrappers pass the same template for every block they draw.
+        """
 
     def perturb(self, obs: th.Tensor, policy: TorchPolicy, generator: th.Generator | None):
         return obs + self.sample(obs, generator)

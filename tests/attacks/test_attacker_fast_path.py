@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 import torch as th
 
-from advrl.attacks import PGD, GaussianNoise, PerturbObservation, UniformNoise
+from advrl.attacks import (
+    PGD,
+    GaussianNoise,
+    PerturbObservation,
+    UniformNoise,
+    VecPerturbObservation,
+)
 from advrl.attacks.apply import ObservationAttacker
 from advrl.testing import LinearPolicy
 
@@ -25,10 +31,10 @@ COORD = 3
 class Ramp(gym.Env):
     """17 coordinates that move by a fixed amount per step; episodes of EPISODE steps."""
 
-    def __init__(self, dtype=np.float64, bound=np.inf):
+    def __init__(self, dtype=np.float64, bound=np.inf, length=EPISODE):
         self.observation_space = gym.spaces.Box(-bound, bound, (17,), dtype)
         self.action_space = gym.spaces.Discrete(2)
-        self._t = 0
+        self._t, self.length = 0, length
 
     def _obs(self):
         base = np.linspace(-1.0, 1.0, 17) + 0.01 * self._t
@@ -41,7 +47,7 @@ class Ramp(gym.Env):
 
     def step(self, action):
         self._t += 1
-        return self._obs(), 0.0, False, self._t >= EPISODE, {}
+        return self._obs(), 0.0, False, self._t >= self.length, {}
 
 
 CONFIGS = {
@@ -282,3 +288,115 @@ def test_single_is_row_zero_of_the_batch_call_with_the_same_stream(
         assert type(norm) is float and norm == float(want.norms[0])
     assert sum(e.startswith("observation contains NaN") for e in errors) == 2
     assert sum(e.startswith("the perturbed observation") for e in errors) == 2 * overflows
+
+
+VEC_LENGTHS = (5, 7, 11)
+"""Episodes end alone and together, so terminal batches of 1 and 2 take rows mid-block."""
+VEC_STEPS = 300
+VEC_PINNED = (0, 5, 35, 77, 150, 300)
+
+
+def run_vec(name, policy):
+    """``(obs[t][:, COORD], attack_norm[t])`` over VEC_STEPS steps of a VecPerturbObservation
+    on three Ramps, and the terminal observations' ``(coordinate, norm)`` in order."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    attack, env_kwargs = CONFIGS[name]
+    fns = [lambda n=n: Ramp(length=n, **env_kwargs) for n in VEC_LENGTHS]
+    venv = VecPerturbObservation(DummyVecEnv(fns), attack(), policy, seed=0)
+    venv.seed(2)
+    seen, norms, terminal = [venv.reset()[:, COORD].tolist()], [venv.last_norms.tolist()], []
+    for _ in range(VEC_STEPS):
+        obs, _, dones, infos = venv.step(np.zeros(3, dtype=int))
+        seen.append(obs[:, COORD].tolist())
+        norms.append([info["attack_norm"] for info in infos])
+        terminal += [
+            (float(info["terminal_observation"][COORD]), info["terminal_attack_norm"])
+            for info, done in zip(infos, dones, strict=True)
+            if done
+        ]
+    return seen, norms, terminal
+
+
+# Recorded with the engine before the per-step path (commit ec01377), as PINNED.
+VEC_PINNED_VALUES = {
+    "uniform-linf-float64": (
+        [
+            [-0.6794123731241147, -0.6726723171422965, -0.5651993790548036],
+            [-0.6643284788871527, -0.631543493562371, -0.5771508879444622],
+            [-0.671941615837011, -0.6365957836485958, -0.6432954657207921],
+            [-0.6111628499239977, -0.6011248929928201, -0.6552826168575461],
+            [-0.6167128922377048, -0.6387909024391749, -0.4797245830750639],
+            [-0.6969189357610215, -0.5706055206608377, -0.5253697022285961],
+        ],
+        [
+            [0.14799346391067494, 0.13610467099210968, 0.12821860677179575],
+            [0.143141450571001, 0.13168502102025748, 0.14446492606008174],
+            [0.14699537623321474, 0.12918512945435126, 0.13552165471280034],
+            [0.13363292736766433, 0.14730492188156621, 0.143417588258979],
+            [0.13576885121495447, 0.14209897855725964, 0.14310680004588214],
+            [0.1367257622728057, 0.14070462259273342, 0.14055069049303967],
+        ],
+        [
+            (-0.6426510079744822, 0.14859532164999573),
+            (-0.6367902002792822, 0.1287705919587663),
+            (-0.6017101955859739, 0.1404959252631234),
+            (-0.43821972392704145, 0.1468699265995028),
+            (-0.5734749042398287, 0.14772313936204323),
+            (-0.6435934316981832, 0.1304036153566759),
+            (-0.5825480592599493, 0.146235664867687),
+            (-0.5842931246911427, 0.12263273205533781),
+            (-0.5167429784407759, 0.13376887928352166),
+            (-0.5714773239750737, 0.14369065046738722),
+            (-0.5926670304960892, 0.14713749606322316),
+            (-0.5680699419976007, 0.14876434868755956),
+            (-0.4443560485610638, 0.13595574059679644),
+            (-0.6490003470996862, 0.14207346816986474),
+            (-0.5818734577792771, 0.1473818910434941),
+        ],
+    ),
+    "gaussian-l2-float32": (
+        [
+            [-0.6323279738426208, -0.6180033087730408, -0.6097607612609863],
+            [-0.6314418315887451, -0.5708981156349182, -0.5634951591491699],
+            [-0.6135353446006775, -0.6180122494697571, -0.5870298147201538],
+            [-0.5988092422485352, -0.6347299218177795, -0.601621687412262],
+            [-0.6282281875610352, -0.595608651638031, -0.5565454959869385],
+            [-0.6213144063949585, -0.5620673894882202, -0.6024867296218872],
+        ],
+        [
+            [0.08205689990501824, 0.0908312551620453, 0.09216085515079409],
+            [0.09915199364050135, 0.09999999999904735, 0.0999999999991108],
+            [0.09999999999907988, 0.09999999999903814, 0.09999999999910086],
+            [0.07875041702878485, 0.09999999999909823, 0.09999999999914501],
+            [0.09999999999904192, 0.09999999999904916, 0.0999999999990696],
+            [0.09018629388851505, 0.09999999999910278, 0.09144593344923399],
+        ],
+        [
+            (-0.5782716274261475, 0.06758943694306499),
+            (-0.5808987617492676, 0.08630940545480335),
+            (-0.5588266849517822, 0.09999999999932858),
+            (-0.4825768768787384, 0.09999999999912554),
+            (-0.5008500218391418, 0.09999999999916491),
+            (-0.5670176148414612, 0.0999999999990304),
+            (-0.5724014043807983, 0.06684834489048544),
+            (-0.5787584185600281, 0.08518587984619941),
+            (-0.580467164516449, 0.09999999999903064),
+            (-0.5766154527664185, 0.07145451908445878),
+            (-0.555999219417572, 0.0999999999991521),
+            (-0.5073806047439575, 0.08039472806398112),
+            (-0.521280825138092, 0.09999999999910512),
+            (-0.5742596983909607, 0.09999999999912978),
+            (-0.5775547623634338, 0.0999999999990917),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VEC_PINNED_VALUES))
+def test_seeded_vec_runs_reproduce_the_values_recorded_before(name, halfcheetah_victim):
+    seen, norms, terminal = run_vec(name, halfcheetah_victim.torch_policy())
+    values, sizes, terminals = VEC_PINNED_VALUES[name]
+    assert [seen[t] for t in VEC_PINNED] == values
+    assert [norms[t] for t in VEC_PINNED] == sizes
+    assert terminal[::9] == [tuple(pair) for pair in terminals]
