@@ -5,6 +5,7 @@
 
 Configurations:
   raw          gym.make(env)
+  forwarding   a gym.Wrapper that only forwards (what any Python wrapper layer costs)
   pass-through PerturbObservation with eps = 0 (the attack plumbing, no perturbation)
   uniform      PerturbObservation(UniformNoise(eps)) in the zoo victim's normalised space
 Actions are pre-drawn so only env + wrapper time is measured. A repeat steps every
@@ -33,7 +34,7 @@ import time
 from io import BytesIO
 from pathlib import Path
 
-KINDS = ("raw", "pass-through", "uniform")
+KINDS = ("raw", "forwarding", "pass-through", "uniform")
 CLOCKS = ("cpu", "wall")
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = {
@@ -51,6 +52,8 @@ def make(kind: str, env_id: str, policy, eps: float):
     from advrl.attacks import PerturbObservation, UniformNoise
 
     env = gym.make(env_id)
+    if kind == "forwarding":
+        return gym.Wrapper(env)
     if kind == "pass-through":
         return PerturbObservation(env, UniformNoise(0.0), policy, seed=0)
     if kind == "uniform":
