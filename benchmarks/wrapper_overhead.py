@@ -9,7 +9,7 @@ Configurations:
   pass-through PerturbObservation with eps = 0 (the attack plumbing, no perturbation)
   uniform      PerturbObservation(UniformNoise(eps)) in the zoo victim's normalised space
 Actions are pre-drawn so only env + wrapper time is measured. A repeat steps every
-configuration ``--steps`` times, interleaved ``--chunk`` steps at a time in a rotating order,
+configuration ``--steps`` times, interleaved ``--chunk`` steps at a time in a random order,
 so all of them see the same load on a shared machine. Each chunk is timed by two clocks: the
 wall clock and the stepping process's CPU time (``time.process_time``), which other tenants
 disturb less. Per repeat, a wrapper's overhead is its time per step minus the raw env's;
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -152,19 +153,23 @@ class Worker:
 
 
 def measure(benches: dict, args: argparse.Namespace) -> dict[str, list[dict]]:
-    """Per code label, one ``{kind: {clock: seconds per step}}`` per repeat."""
+    """Per code label, one ``{kind: {clock: seconds per step}}`` per repeat.
+
+    Each round runs one chunk of every cell, the codes in a random order and each code's
+    configurations in a random order: a fixed order would always put the same cell after a
+    switch of process (cold caches), or after the same neighbour.
+    """
+    rng = random.Random(0)
     cells = [(label, kind) for label in benches for kind in KINDS]
     chunks = max(1, args.steps // args.chunk)
     samples: dict[str, list[dict]] = {label: [] for label in benches}
-    turn = 0
     for _ in range(args.repeats):
         total = {cell: {clock: 0.0 for clock in CLOCKS} for cell in cells}
         for _ in range(chunks):
-            shift = turn % len(cells)  # rotate so no cell always runs first or after another
-            turn += 1
-            for label, kind in cells[shift:] + cells[:shift]:
-                for clock, seconds in benches[label].chunk(kind).items():
-                    total[label, kind][clock] += seconds
+            for label in rng.sample(list(benches), len(benches)):
+                for kind in rng.sample(KINDS, len(KINDS)):
+                    for clock, seconds in benches[label].chunk(kind).items():
+                        total[label, kind][clock] += seconds
         steps = chunks * args.chunk
         for label in benches:
             samples[label].append(
