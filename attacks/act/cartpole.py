@@ -74,7 +74,15 @@ class BatchedCartPole:
         return self.state.float()
 
     def physics(self, state: th.Tensor, action: th.Tensor) -> th.Tensor:
-        """gymnasium's ``CartPoleEnv.step`` equations (Euler), batched: ``(n, 4) -> (n, 4)``."""
+        """gymnasium's ``CartPoleEnv.step`` equations (Euler), batched: ``(n, 4) -> (n, 4)``.
+
+        On CPU the same function runs on numpy views of the tensors: on a few hundred envs
+        numpy's per-call cost is a fraction of torch's (the step takes ~90 us less, a third,
+        at 32-1,024 envs; the same from 4k envs), and env steps were a quarter of an ACT
+        generation at population 32. Both are float64; they agree exactly on small batches
+        and to 1 ulp on large ones (where torch vectorises sin and cos differently)."""
+        if state.device.type == "cpu":
+            return th.from_numpy(cartpole_step(state.numpy(), action.numpy()))
         return cartpole_step(state, action)
 
     def step(self, action: th.Tensor) -> Step:

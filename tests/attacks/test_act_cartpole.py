@@ -52,3 +52,14 @@ def test_reset_is_seeded_and_in_range():
     assert th.equal(a, b) and a.abs().max() <= 0.05
     with pytest.raises(ValueError, match="num_envs must be an integer > 0, got 0"):
         BatchedCartPole(0)
+
+
+def test_numpy_and_torch_physics_agree_on_large_batches():
+    # on CPU the env steps through numpy; torch (any other device) computes the same float64
+    # equations, exactly on small batches and to an ulp on large ones
+    from advrl.envs.cartpole_physics import cartpole_step
+
+    env = BatchedCartPole(4096, seed=0)
+    state, action = env.reset().double(), th.randint(0, 2, (4096,))
+    th.testing.assert_close(env.physics(state, action), cartpole_step(state, action),
+                            rtol=1e-15, atol=1e-15)  # fmt: skip
