@@ -2,9 +2,10 @@
 
 One generation of :func:`advrl.attacks.act.trainer.train_act` trains ``population`` fresh
 PPO victims in lockstep (``n_updates`` updates of 4 envs x 128 steps each), evaluates them
-and takes one ES step. When ``benchmarks/act_throughput.py`` exposes
-``measure(population, generations, device)`` (the ACT benchmark's own entry point), the curve
-times that instead, so both benchmarks measure the same thing.
+and takes one ES step, for the fused PPO path (the default) and the autograd one. The timing
+comes from ``benchmarks/act_throughput.py``'s ``measure(population, generations, device)``
+(the ACT benchmark's own entry point), so both benchmarks measure the same thing; without it
+the curve times ``train_act`` itself.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import importlib.util
 from pathlib import Path
 
 import torch as th
-from measure import Curve, timed
+from measure import Curve, Timing, timed
 
+from advrl.attacks.act.population import PPOConfig
 from advrl.attacks.act.trainer import ACTConfig, train_act
 
 THROUGHPUT = Path(__file__).resolve().parents[1] / "act_throughput.py"
@@ -28,18 +30,20 @@ def act_measure():
     return getattr(module, "measure", None)
 
 
-def generation(population: int, generations: int, n_updates: int, device: str) -> float:
-    """Run ``generations`` ACT generations; returns the victim env steps they took."""
-    cfg = ACTConfig(popsize=population, generations=generations, n_updates=n_updates,
-                    device=device)  # fmt: skip
-    train_act(cfg)
-    return population * generations * n_updates * cfg.ppo.n_envs * cfg.ppo.n_steps
+def generation(population: int, n_updates: int, device: str, impl: str) -> Timing:
+    """One ACT generation by ``train_act`` (the fallback when there is no ``measure``)."""
+    ppo = PPOConfig(impl=impl) if impl else PPOConfig()
+    cfg = ACTConfig(popsize=population, generations=1, n_updates=n_updates, device=device,
+                    ppo=ppo)  # fmt: skip
+    return timed(lambda: train_act(cfg), population * n_updates * ppo.n_envs * ppo.n_steps)
 
 
 def act_curve(
     repeats: int, n_updates: int, populations=(8, 16, 32, 64, 128, 256, 512, 1024),
-    device: str = "cpu",
+    device: str = "cpu", impls=("fused", "autograd"),
 ) -> Curve:  # fmt: skip
+    """Seconds per generation at each population, for each PPO implementation of the
+    population (``fused``, the default, and ``autograd``, the path before issue 15)."""
     measure = act_measure()
     source = "act_throughput.measure" if measure is not None else "train_act"
     curve = Curve(
@@ -47,13 +51,19 @@ def act_curve(
         f"victim env steps per member · {device} · median of {repeats}",
         "population", "victim env-steps",
     )  # fmt: skip
+
+    def one(population: int, impl: str) -> Timing:
+        if measure is None:
+            return generation(population, n_updates, device, impl)
+        out = measure(population, 1, device, updates=n_updates, impl=impl)
+        t = out["seconds_per_generation"]
+        return Timing(t["wall"], t["cpu"], out["victim_env_steps"])
+
     th.manual_seed(0)
-    generation(4, 1, 1, device)  # warm-up (first LAPACK / QR call), not reported
-    for _ in range(repeats):
+    for impl in impls:  # warm-up (first LAPACK / QR call, imports), not reported
+        one(4, impl)
+    for _ in range(repeats):  # alternate populations and implementations
         for p in populations:
-            if measure is not None:
-                curve.add("ACT generation", p, timed(lambda p=p: measure(p, 1, device)))
-            else:
-                curve.add("ACT generation", p,
-                          timed(lambda p=p: generation(p, 1, n_updates, device)))  # fmt: skip
+            for impl in impls:
+                curve.add(impl, p, one(p, impl))
     return curve

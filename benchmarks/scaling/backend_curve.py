@@ -44,8 +44,8 @@ def run_suite(backend: str, workers: int, out: Path) -> Timing:
 
 def backend_curve(repeats: int, workers=(1, 2)) -> Curve:
     curve = Curve(
-        "backends", f"advrl bench attacks: ppo-cartpole, FGSM/PGD/MAD x eps 0.05, 0.1 + clean "
-        f"({CELLS} cells, 20 episodes each) · whole command · median of {repeats}",
+        "backends", f"advrl bench attacks · ppo-cartpole · FGSM, PGD, MAD x eps 0.05, 0.1 + clean "
+        f"· {CELLS} cells of 20 episodes · the whole command · median of {repeats}",
         "workers", "cells", plot="seconds", log_x=False, clocks=("wall",),
     )  # fmt: skip
     started = time.perf_counter()

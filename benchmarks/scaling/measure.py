@@ -192,7 +192,10 @@ def figure(curve: Curve):
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,g}"))  # 64, not 2^6
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(xs)  # the measured points
-        ax.set_yscale("log")
+        if curve.log_x:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
         name = "CPU time" if clock == "cpu" else "wall clock"
         ax.set(xlabel=curve.x_label, ylabel=f"{curve.quantity} ({name})", title=name)
     return panels.finish(curve.title)
