@@ -1,7 +1,7 @@
 """ACT time per generation: the batched victim population vs SB3 PPO one member at a time.
 
     python benchmarks/act_throughput.py [--populations 8 32 128 256 512 1024]
-        [--repeats 3 3 3 2 1 1] [--updates 8] [--sb3-members 2] [--impls fused autograd]
+        [--repeats 3 3 3 2 1 1] [--updates 8] [--sb3-members 3] [--impls fused autograd]
 
 One ACT generation at population P (:func:`advrl.attacks.act.trainer.train_act`) trains P
 fresh PPO victims on CartPole-v1, each hearing its own candidate adversary's 2-dim message,
@@ -180,7 +180,7 @@ def main() -> None:
                         help="timings per population (median): one value for all, or one "
                         "per population")  # fmt: skip
     parser.add_argument("--updates", type=int, default=8, help="PPO updates per victim")
-    parser.add_argument("--sb3-members", type=int, default=2, help="members timed with SB3")
+    parser.add_argument("--sb3-members", type=int, default=3, help="members timed with SB3")
     parser.add_argument("--impls", nargs="+", default=["fused", "autograd"],
                         choices=["fused", "autograd"], help="batched paths to time")  # fmt: skip
     parser.add_argument("--device", default="cpu")
