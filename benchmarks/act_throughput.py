@@ -1,7 +1,7 @@
 """ACT time per generation: the batched victim population vs SB3 PPO one member at a time.
 
     python benchmarks/act_throughput.py [--populations 8 32 128 256 512 1024]
-        [--repeats 3 3 3 2 1 1] [--updates 8] [--sb3-members 3] [--impls fused autograd]
+        [--repeats 5 5 3 2 1 1] [--updates 8] [--sb3-members 3] [--impls fused autograd]
 
 One ACT generation at population P (:func:`advrl.attacks.act.trainer.train_act`) trains P
 fresh PPO victims on CartPole-v1, each hearing its own candidate adversary's 2-dim message,
@@ -39,7 +39,7 @@ from advrl.envs.cheap_talk import LearnedMessage
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 POPULATIONS = (8, 32, 128, 256, 512, 1024)
-REPEATS = (3, 3, 3, 2, 1, 1)
+REPEATS = (5, 5, 3, 2, 1, 1)
 
 
 def _clocks() -> tuple[float, float]:
