@@ -20,23 +20,27 @@ as n/a (what the test suite runs, with ``--quick``: tiny sizes, a few seconds). 
   learned_reward  a RewardNet and a 5-member RewardEnsemble serving batches of 64, 1,024
                   and 16,384 transitions (numpy in and out, so host-device copies count)
 
-Each timing is the median of ``--repeats`` calls after one warm-up call, with the device
-synchronised around it. The CPU side uses torch's default thread count unless
-``--cpu-threads`` says otherwise (both are recorded). The full run takes a few minutes on a
-CUDA machine (well under 10); ``--out`` writes ``gpu.json`` and ``gpu.md``.
+Each rate is the median of ``--repeats`` timings after one warm-up call, each timing as many
+calls as fill 0.3 s (at least one), with the device synchronised around them. The CPU side
+runs torch on one thread, as every benchmark here (on a shared 2-vCPU machine two threads
+made an ACT generation 7x slower); ``--cpu-threads N`` gives it more (recorded in the
+report). The CPU side of the full run takes 1.5 min on a 2-vCPU machine, so the whole run
+fits well under 10 minutes on a CUDA one; ``--out`` writes ``gpu.json`` and ``gpu.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import torch as th
+# numpy and torch are imported inside the functions, after main() has set the thread count:
+# numpy's BLAS (OpenBLAS) sizes its thread pool from the environment when it loads, and an
+# unlimited pool made a learned-reward batch of 1,024 ten times slower on a shared 2-vCPU box.
 
 SECTIONS = ("pgd_mad", "sappo", "optimal_attack", "act_population", "learned_reward")
 VICTIM = "ppo-halfcheetah"
@@ -46,20 +50,25 @@ Case = tuple[str, str, Callable[[str], Callable[[], float]]]
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
+        import torch as th
+
         th.cuda.synchronize(device)
 
 
-def rate(run: Callable[[], float], device: str, repeats: int) -> float:
-    """Work per second of ``run``: the median over ``repeats`` timed calls after a warm-up."""
+def rate(run: Callable[[], float], device: str, repeats: int, min_seconds: float) -> float:
+    """Work per second of ``run``: the median over ``repeats`` timings after a warm-up call;
+    each timing calls ``run`` until ``min_seconds`` have passed (fast cases are timed over
+    many calls, so a stray context switch does not decide them)."""
     run()
-    seconds, work = [], 0.0
+    rates = []
     for _ in range(repeats):
         sync(device)
-        start = time.perf_counter()
-        work = run()
-        sync(device)
-        seconds.append(time.perf_counter() - start)
-    return work / statistics.median(seconds)
+        start, work = time.perf_counter(), 0.0
+        while work == 0.0 or time.perf_counter() - start < min_seconds:
+            work += run()
+            sync(device)
+        rates.append(work / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 # --- the sections: each a list of cases --------------------------------------------------
@@ -67,6 +76,8 @@ def rate(run: Callable[[], float], device: str, repeats: int) -> float:
 
 def pgd_mad_cases(quick: bool) -> list[Case]:
     import gymnasium as gym
+    import numpy as np
+    import torch as th
 
     import advrl.zoo
     from advrl.attacks import MAD, PGD
@@ -166,6 +177,8 @@ def act_population_cases(quick: bool) -> list[Case]:
 
 def learned_reward_cases(quick: bool) -> list[Case]:
     import gymnasium as gym
+    import numpy as np
+    import torch as th
 
     from advrl.agents.reward_models import RewardEnsemble, RewardNet
     from advrl.envs.learned_reward import predict_rewards
@@ -209,12 +222,13 @@ def measure(device: str, quick: bool, repeats: int, sections=SECTIONS) -> dict[s
     for section in sections:
         rows = []
         for name, unit, build in CASES[section](quick):
-            rates = {d: rate(build(d), d, repeats) for d in devices}
+            start = time.perf_counter()
+            rates = {d: rate(build(d), d, repeats, 0.02 if quick else 0.3) for d in devices}
             gpu = rates.get(device) if device != "cpu" else None
             rows.append({"case": name, "unit": unit, "cpu": rates["cpu"], "cuda": gpu,
                          "ratio": gpu / rates["cpu"] if gpu is not None else None})  # fmt: skip
             shown = ", ".join(f"{d} {r:,.0f} {unit}" for d, r in rates.items())
-            print(f"  {section}: {name}: {shown}", flush=True)
+            print(f"  {section}: {name}: {shown} ({time.perf_counter() - start:.1f} s)", flush=True)
         results[section] = rows
     return results
 
@@ -240,10 +254,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda", help="cuda (or cuda:N), or cpu: CPU only")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests)")
     parser.add_argument("--out", type=Path, help="write gpu.json and gpu.md here")
-    parser.add_argument("--repeats", type=int, help="timed calls per case (default 3, quick 2)")
-    parser.add_argument("--cpu-threads", type=int, help="torch threads on the CPU side")
+    parser.add_argument("--repeats", type=int, help="timings per case (default 3, quick 2)")
+    parser.add_argument("--cpu-threads", type=int, default=1, help="torch threads, CPU side")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     args = parser.parse_args(argv)
+    if args.cpu_threads < 1:
+        parser.error(f"--cpu-threads must be >= 1, got {args.cpu_threads}")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(args.cpu_threads)  # before numpy and torch load
+    import torch as th
+
     device = args.device
     if device != "cpu" and not device.startswith("cuda"):
         parser.error(f"--device must be cuda, cuda:N or cpu, got {device!r}")
@@ -253,10 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = args.repeats if args.repeats is not None else (2 if args.quick else 3)
     if repeats < 1:
         parser.error(f"--repeats must be >= 1, got {repeats}")
-    if args.cpu_threads is not None:
-        if args.cpu_threads < 1:
-            parser.error(f"--cpu-threads must be >= 1, got {args.cpu_threads}")
-        th.set_num_threads(args.cpu_threads)
+    th.set_num_threads(args.cpu_threads)
     start = time.perf_counter()
     sections = measure(device, args.quick, repeats, args.sections)
     report = {
