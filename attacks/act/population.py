@@ -76,6 +76,34 @@ class PPOConfig:
             raise ValueError(f"chunk must be None or an integer >= 1, got {c!r}")
 
 
+def finished_episodes(
+    rewards: th.Tensor, done: th.Tensor, carry: th.Tensor
+) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    """Per member, the summed returns and the number of the episodes that end in a rollout,
+    and each env's running return to carry into the next one.
+
+    ``rewards`` and ``done`` (0/1): ``(P, T, E)``; ``carry``: ``(P, E)``, the returns running
+    when the rollout began. Vectorised over time (a running sum, minus its value at each
+    env's previous episode end), which for integer rewards such as CartPole's is exactly the
+    step-by-step sum.
+    """
+    T = rewards.shape[1]
+    running = carry[:, None] + rewards.cumsum(1)
+    steps = th.arange(T, device=rewards.device)[None, :, None]
+    last_end = th.where(done > 0, steps, -1).cummax(1).values  # last episode end <= t
+
+    def running_at(t: th.Tensor) -> th.Tensor:  # running return at step t; 0 where t = -1
+        return th.where(t >= 0, running.gather(1, t.clamp(min=0)), 0.0)
+
+    previous = th.cat([last_end.new_full(last_end[:, :1].shape, -1), last_end[:, :-1]], 1)
+    returns = running - running_at(previous)
+    return (
+        (returns * done).sum((1, 2)),
+        done.sum((1, 2)),
+        (running[:, -1:] - running_at(last_end[:, -1:]))[:, 0],
+    )
+
+
 class PopulationPPO:
     """``n_members`` independent discrete-action PPO victims trained together.
 
@@ -202,8 +230,7 @@ class PopulationPPO:
             )
             buf_act = th.zeros(P, T, E, dtype=th.long, device=dev)
             buf_val, buf_rew, buf_done = (th.zeros(P, T, E, device=dev) for _ in range(3))
-            finals = []  # deferred truncation bootstraps: (t, final observation, truncated)
-            finished_sum, finished_n = th.zeros(P), th.zeros(P)
+            finals = []  # truncation bootstraps, added after the rollout: (t, obs, truncated)
             for t in range(T):
                 with th.no_grad():
                     logits = self.pi.forward(obs, features_first=deferred)[0]
@@ -211,35 +238,28 @@ class PopulationPPO:
                         buf_val[:, t] = self.vf(obs)[..., 0]
                 action = self._sample(logits, 1 if deferred else -1)
                 step = env.step(action.reshape(-1))
-                reward = step.reward.reshape(P, E).to(dev)
                 truncated = step.truncated.reshape(P, E).to(dev)
-                done = truncated | step.terminated.reshape(P, E).to(dev)
-                episode_return += reward
-                if bool(done.any()):
-                    finished_sum += (episode_return * done).sum(1).cpu()
-                    finished_n += done.sum(1).cpu()
-                    episode_return = episode_return * ~done
                 if bool(truncated.any()):  # bootstrap the cut-off tail (as SB3 does)
-                    final = observe(step.final_obs)
-                    if deferred:
-                        finals.append((t, final, truncated))
-                    else:
-                        with th.no_grad():
-                            reward = reward + cfg.gamma * self.vf(final)[..., 0] * truncated
+                    finals.append((t, observe(step.final_obs), truncated))
                 buf_obs[:, t], buf_logits[:, t], buf_act[:, t] = obs, logits, action
-                buf_rew[:, t], buf_done[:, t] = reward, done.float()
+                buf_rew[:, t] = step.reward.reshape(P, E)
+                buf_done[:, t] = truncated | step.terminated.reshape(P, E).to(dev)
                 obs = observe(step.obs)
+            finished_sum, finished_n, episode_return = finished_episodes(
+                buf_rew, buf_done, episode_return
+            )
             with th.no_grad():
+                for t, final, truncated in finals:
+                    buf_rew[:, t] += cfg.gamma * self.vf(final)[..., 0] * truncated
                 if deferred:
                     buf_val = self.vf(buf_obs.reshape(P, T * E, -1)).reshape(P, T, E)
-                    for t, final, truncated in finals:
-                        buf_rew[:, t] += cfg.gamma * self.vf(final)[..., 0] * truncated
                 next_value = self.vf(obs)[..., 0]
             dim = 2 if deferred else 3
             logp = th.log_softmax(buf_logits, dim).gather(dim, buf_act.unsqueeze(dim)).squeeze(dim)
             advantages = self._gae(buf_rew, buf_val, buf_done, next_value)
             data = Batch(buf_obs, buf_act, logp, advantages, advantages + buf_val)
             self._update(Batch(*(x.flatten(1, 2) for x in data)))  # (P, T * E, ...)
+            finished_sum, finished_n = finished_sum.cpu(), finished_n.cpu()
             means = th.where(finished_n > 0, finished_sum / finished_n.clamp(min=1), last)
             curves[:, update], last = means, means
         return curves

@@ -8,7 +8,13 @@ import pytest
 import torch as th
 
 from advrl.attacks.act.cartpole import BatchedCartPole
-from advrl.attacks.act.population import PopulationPPO, PPOConfig, StackedMLP, mlp_num_params
+from advrl.attacks.act.population import (
+    PopulationPPO,
+    PPOConfig,
+    StackedMLP,
+    finished_episodes,
+    mlp_num_params,
+)
 from advrl.attacks.act.stacked import Batch
 from advrl.envs.cheap_talk import LearnedMessage
 
@@ -26,6 +32,22 @@ def test_stacked_mlp_uses_learned_message_layout():
     assert th.equal(net.flat(), flat)
     with pytest.raises(ValueError, match=r"expected flat parameters of shape \(P, 58\)"):
         StackedMLP.from_flat(th.zeros(3, 10), [4, 8, 2])
+
+
+def test_finished_episodes_equal_the_step_by_step_sums():
+    g = th.Generator().manual_seed(0)
+    rewards = th.randint(0, 3, (3, 40, 2), generator=g).float()
+    done = (th.rand(3, 40, 2, generator=g) < 0.15).float()
+    carry = th.tensor([[5.0, 0.0], [2.0, 7.0], [0.0, 1.0]])
+    total, count, running = th.zeros(3), th.zeros(3), carry.clone()
+    for t in range(40):  # the loop the vectorised version replaces
+        running += rewards[:, t]
+        total += (running * done[:, t]).sum(1)
+        count += done[:, t].sum(1)
+        running *= 1 - done[:, t]
+    got = finished_episodes(rewards, done, carry)
+    assert th.equal(got[0], total) and th.equal(got[1], count) and th.equal(got[2], running)
+    assert (count > 0).all() and (running > 0).any()
 
 
 def rollout_data(P, n=64, obs_dim=6, seed=0, same=False):
