@@ -10,7 +10,7 @@ import gymnasium as gym
 from advrl.attacks import GRADIENT_ATTACKS, make_attack
 from advrl.attacks.wrappers import PerturbObservation
 from advrl.policies import NoVictim
-from advrl.types import AttackSpace
+from advrl.types import AttackSpace, ObservationAttack, TorchPolicy
 
 
 class PerturbObservationByName(PerturbObservation):
@@ -58,16 +58,13 @@ class PerturbObservationByName(PerturbObservation):
             self, attack=attack, eps=eps, norm=norm, victim=victim, space=space, seed=seed,
             attack_kwargs=attack_kwargs,
         )  # fmt: skip
-        built_attack = _named_attack(attack, eps, norm, victim, attack_kwargs)
-        if victim is None:
-            super().__init__(env, built_attack, NoVictim(env.observation_space), "raw", seed)
-            return
-        victim_env, policy = _zoo_victim(victim)
         # env.unwrapped.spec, not env.spec: a wrapper caches its spec on first access, and the
         # outer gym.make has yet to set this env's id.
         task = getattr(env.unwrapped.spec, "id", None)
-        if task is not None and victim_env != task:
-            raise ValueError(f"victim {victim!r} was trained on {victim_env}, not {task}")
+        built_attack, policy = named_attack(attack, eps, norm, victim, attack_kwargs, task)
+        if policy is None:
+            super().__init__(env, built_attack, NoVictim(env.observation_space), "raw", seed)
+            return
         super().__init__(env, built_attack, policy, space, seed)
 
 
@@ -84,21 +81,40 @@ def perturbed_observation_env(
 ) -> gym.Env:
     """``gym.make("advrl/PerturbedObservation-v0", env_id=..., attack=..., eps=..., victim=...)``:
     ``gym.make(env_id, **env_kwargs)`` under :class:`PerturbObservationByName`."""
-    if env_id not in gym.registry:
-        raise ValueError(f"unknown env id {env_id!r}; see gymnasium.registry or `advrl list`")
-    _named_attack(attack, eps, norm, victim, attack_kwargs)  # bad settings fail before gym.make
+    check_env_id(env_id)
+    named_attack(attack, eps, norm, victim, attack_kwargs, env_id)  # fails before gym.make
     return PerturbObservationByName(
         gym.make(env_id, **env_kwargs), attack, eps, norm, victim, space, seed, attack_kwargs
     )
 
 
-def _named_attack(
-    attack: str, eps: float, norm: str, victim: str | None, attack_kwargs: dict[str, Any] | None
-):
+def check_env_id(env_id: str) -> None:
+    """A ``ValueError`` unless ``env_id`` is registered with Gymnasium."""
+    if env_id not in gym.registry:
+        raise ValueError(f"unknown env id {env_id!r}; see gymnasium.registry or `advrl list`")
+
+
+def named_attack(
+    attack: str,
+    eps: float,
+    norm: str,
+    victim: str | None,
+    attack_kwargs: dict[str, Any] | None,
+    task_id: str | None,
+) -> tuple[ObservationAttack, TorchPolicy | None]:
+    """The attack named ``attack`` and the zoo ``victim``'s policy (None without a victim),
+    checked against the task it will attack (``task_id``; None: not known). The one place
+    the by-name entry points (one env, and the vector entry point) resolve their settings;
+    it builds no env, so bad settings fail before any is made."""
     built = make_attack(attack, eps, norm, **(attack_kwargs or {}))
-    if victim is None and attack in GRADIENT_ATTACKS:
-        raise ValueError(f"attack {attack!r} needs a victim: pass victim=<zoo name>")
-    return built
+    if victim is None:
+        if attack in GRADIENT_ATTACKS:
+            raise ValueError(f"attack {attack!r} needs a victim: pass victim=<zoo name>")
+        return built, None
+    victim_env, policy = _zoo_victim(victim)
+    if task_id is not None and victim_env != task_id:
+        raise ValueError(f"victim {victim!r} was trained on {victim_env}, not {task_id}")
+    return built, policy
 
 
 @lru_cache(maxsize=8)

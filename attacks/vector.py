@@ -113,19 +113,13 @@ def perturbed_observation_vec(
         >>> type(envs).__name__, envs.reset(seed=0)[0].shape
         ('PerturbObservation', (2, 4))
     """
-    from advrl.attacks.make_env import _named_attack, _zoo_victim
+    from advrl.attacks.make_env import check_env_id, named_attack
     from advrl.policies import NoVictim
 
     if vectorization not in VECTORIZATIONS:
         raise ValueError(f"unknown vectorization {vectorization!r}; allowed: {VECTORIZATIONS}")
-    if env_id not in gym.registry:
-        raise ValueError(f"unknown env id {env_id!r}; see gymnasium.registry or `advrl list`")
-    built = _named_attack(attack, eps, norm, victim, attack_kwargs)  # fails before any env
-    policy = None
-    if victim is not None:
-        victim_env, policy = _zoo_victim(victim)
-        if victim_env != env_id:
-            raise ValueError(f"victim {victim!r} was trained on {victim_env}, not {env_id}")
+    check_env_id(env_id)
+    built, policy = named_attack(attack, eps, norm, victim, attack_kwargs, env_id)  # no env yet
     envs = gym.make_vec(
         env_id,
         num_envs,
