@@ -52,6 +52,9 @@ class CheapTalkCell:
         n_updates: PPO updates per victim (``4 envs x 128 steps`` each).
         victims: fresh victims trained to evaluate the message source.
         sigma, lr: ES noise scale and Adam step.
+        ppo_impl: the population PPO's update (``PPOConfig.impl``): ``"fused"`` or
+            ``"autograd"``. Same distribution, different random streams, so it is part of
+            the cell's key: a store never merges cells computed with the two.
     """
 
     method: str
@@ -62,6 +65,7 @@ class CheapTalkCell:
     victims: int = 32
     sigma: float = 0.2
     lr: float = 0.05
+    ppo_impl: str = "fused"
 
     kind: ClassVar[str] = "cheap_talk"
 
@@ -75,6 +79,10 @@ class CheapTalkCell:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        from advrl.attacks.act.population import IMPLS
+
+        if self.ppo_impl not in IMPLS:
+            raise ValueError(f"unknown ppo_impl {self.ppo_impl!r}; allowed: {list(IMPLS)}")
 
     @property
     def label(self) -> str:
@@ -88,11 +96,13 @@ class CheapTalkCell:
         return config_key(f"cheaptalk-{self.method}-s{self.seed}", self.to_dict())
 
     def config(self, mode: str = "anti"):
+        from advrl.attacks.act.population import PPOConfig
         from advrl.attacks.act.trainer import ACTConfig
 
         return ACTConfig(
             mode=mode, popsize=self.popsize, generations=self.generations, sigma=self.sigma,
             lr=self.lr, n_updates=self.n_updates, seed=self.seed,
+            ppo=PPOConfig(impl=self.ppo_impl),
         )  # fmt: skip
 
     def run(self) -> dict[str, Any]:

@@ -111,6 +111,15 @@ def test_bad_inputs_are_clear_errors():
         train_act_gym("CartPole-v1", popsize=1)
 
 
+def test_the_ppo_update_is_a_cell_setting_so_stores_never_merge_the_two():
+    fused, autograd = CheapTalkCell("act-anti"), CheapTalkCell("act-anti", ppo_impl="autograd")
+    assert fused.key != autograd.key  # a resumed run recomputes instead of mixing numerics
+    assert fused.config().ppo.impl == "fused" and autograd.config().ppo.impl == "autograd"
+    allowed = r"unknown ppo_impl 'jit'; allowed: \['fused', 'autograd'\]"
+    with pytest.raises(ValueError, match=allowed):
+        CheapTalkCell("act-anti", ppo_impl="jit")
+
+
 def test_gymnasium_path_runs_sb3_victims():
     src = train_act_gym("Pendulum-v1", popsize=2, generations=1, total_timesteps=64, n_steps=16,
                         batch_size=32, n_epochs=1, hidden=(4,))  # fmt: skip
