@@ -8,6 +8,14 @@ constant per step and a scale set by the label noise, so members of an ensemble 
 a common scale (mean 0, std 1 on the training transitions) before their outputs are
 compared or aggregated (Coste et al. 2024 normalise their reward models the same way).
 
+``spectral_norm=True`` spectral-normalises every linear layer (Miyato et al. 2018, through
+:func:`advrl.agents.lipschitz.spectral_normalize`): with the 1-Lipschitz activations offered
+here the raw MLP is then 1-Lipschitz in its features, and the normalised output
+``1 / scale``-Lipschitz. The power iteration that estimates each layer's top singular value
+runs on training-mode forwards only; every serving path (:meth:`RewardNet.predict`, the numpy
+fast path, :meth:`RewardNet.normalize_on`) uses the eval-mode weight ``W / sigma`` from the
+stored singular vectors, so serving never changes the net.
+
 Files are safetensors: the tensors plus a JSON header naming the architecture; nothing is
 unpickled on load (see :func:`save_reward_model`).
 """
@@ -26,6 +34,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_save
 from torch import nn
 
+from advrl.agents.lipschitz import spectral_normalize
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 INPUTS = ("obs", "action", "next_obs")
@@ -59,6 +68,7 @@ class RewardNet(nn.Module):
         inputs: which of ``"obs"``, ``"action"``, ``"next_obs"`` the net reads (any
             non-empty subset; the order does not matter).
         activation: ``"relu"``, ``"tanh"`` or ``"leaky_relu"``.
+        spectral_norm: spectral-normalise every linear layer (module docstring).
         device: where the parameters live; inputs are moved there.
 
     Example:
@@ -75,6 +85,7 @@ class RewardNet(nn.Module):
         hidden: tuple[int, ...] | list[int] = (64, 64),
         inputs: tuple[str, ...] | list[str] = INPUTS,
         activation: str = "relu",
+        spectral_norm: bool = False,
         device: th.device | str = "cpu",
     ) -> None:
         super().__init__()
@@ -98,6 +109,7 @@ class RewardNet(nn.Module):
             "hidden": [int(h) for h in hidden],
             "inputs": [i for i in INPUTS if i in inputs],  # canonical order
             "activation": activation,
+            "spectral_norm": bool(spectral_norm),
         }
         self.discrete_n = action_space.n if isinstance(action_space, gym.spaces.Discrete) else 0
         self.act_dim = int(self.discrete_n or gym.spaces.flatdim(action_space))
@@ -108,6 +120,8 @@ class RewardNet(nn.Module):
         for a, b in zip(sizes[:-1], sizes[1:], strict=True):
             layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
         self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], 1))
+        if spectral_norm:
+            spectral_normalize(self.net)
         self.register_buffer("offset", th.zeros(()))
         self.register_buffer("scale", th.ones(()))
         self.to(th.device(device))
@@ -144,6 +158,18 @@ class RewardNet(nn.Module):
                 parts.append(x.reshape(batch, -1).float().to(self.device))
         return th.cat(parts, dim=1)
 
+    def differentiable_columns(self) -> th.Tensor:
+        """Indices of the feature columns with a meaningful input gradient: all but a
+        ``Discrete`` action's one-hot, shape ``(n,)`` (empty when the net reads only that)."""
+        dims = {"obs": int(np.prod(self.obs_shape)), "action": self.act_dim}
+        dims["next_obs"] = dims["obs"]
+        keep, start = [], 0
+        for name in self.config["inputs"]:
+            if not (name == "action" and self.discrete_n):
+                keep += range(start, start + dims[name])
+            start += dims[name]
+        return th.tensor(keep, dtype=th.long, device=self.device)
+
     def numpy_features(
         self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray
     ) -> np.ndarray:
@@ -173,12 +199,29 @@ class RewardNet(nn.Module):
         ``(batch,)`` integer indices for ``Discrete``."""
         return self.head(self.features(obs, actions, next_obs))
 
+    def serving(self) -> _EvalMode:
+        """A context with the MLP in eval mode: no spectral-norm power iteration, the
+        weights as served.
+
+        Example:
+            >>> import gymnasium as gym
+            >>> net = RewardNet(gym.spaces.Box(-1, 1, (3,)), gym.spaces.Box(-1, 1, (1,)),
+            ...                 spectral_norm=True)
+            >>> with net.serving():
+            ...     print(net.net.training)
+            False
+            >>> net.net.training
+            True
+        """
+        return _EvalMode(self.net)
+
     @th.no_grad()
     def normalize_on(self, obs: th.Tensor, actions: th.Tensor, next_obs: th.Tensor) -> None:
         """Set offset and scale so the rewards of these transitions have mean 0, std 1."""
         self.offset.zero_()
         self.scale.fill_(1.0)
-        raw = self.forward(obs, actions, next_obs)
+        with self.serving():
+            raw = self.forward(obs, actions, next_obs)
         self.offset.copy_(raw.mean())
         self.scale.copy_(raw.std(correction=0).clamp_min(1e-8))
 
@@ -190,14 +233,17 @@ class RewardNet(nn.Module):
         weights is several times faster. The cache is keyed on each parameter's identity
         and in-place version counter, so optimiser steps and ``load_state_dict`` refresh it.
         """
-        tensors = [*self.net.parameters(), self.offset, self.scale]
+        linears = [m for m in self.net if isinstance(m, nn.Linear)]
+        # parameters and buffers (spectral norm's singular vectors) decide the weights
+        tensors = [*self.net.parameters(), *self.net.buffers(), self.offset, self.scale]
         key = tuple((id(t), t._version) for t in tensors)
         if self._numpy_cache is None or self._numpy_cache[0] != key:
-            *arrays, offset, scale = [t.detach().cpu().numpy().copy() for t in tensors]
+            with th.no_grad(), self.serving():  # the effective (eval-mode) weights
+                weights = [m.weight.detach().cpu().numpy().T.copy() for m in linears]
+            biases = [m.bias.detach().cpu().numpy().copy() for m in linears]
+            offset, scale = self.offset.item(), self.scale.item()
             # weights transposed to (in, out); the output normalisation folded into the last
             # layer: ((x W + b) - offset) / scale = x (W / scale) + (b - offset) / scale
-            weights = [w.T.copy() for w in arrays[0::2]]
-            biases = arrays[1::2]
             weights[-1] = weights[-1] / scale
             biases[-1] = (biases[-1] - offset) / scale
             self._numpy_cache = (key, list(zip(weights, biases, strict=True)))
@@ -225,15 +271,32 @@ class RewardNet(nn.Module):
         if self.device.type == "cpu":
             r = self.numpy_head(x).astype(np.float32)
         else:
-            r = self.head(th.from_numpy(x).to(self.device)).cpu().numpy().astype(np.float32)
+            with self.serving():
+                r = self.head(th.from_numpy(x).to(self.device)).cpu().numpy().astype(np.float32)
         return r, np.zeros_like(r)
 
 
+class _EvalMode:
+    """Puts a module in eval mode for a ``with`` block, then restores its mode."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module, self.was_training = module, module.training
+
+    def __enter__(self) -> nn.Module:
+        self.was_training = self.module.training
+        return self.module.eval()
+
+    def __exit__(self, *exc: object) -> None:
+        self.module.train(self.was_training)
+
+
 def build_reward_net(config: dict[str, Any], device: th.device | str = "cpu") -> RewardNet:
-    """A fresh :class:`RewardNet` from :attr:`RewardNet.config`."""
+    """A fresh :class:`RewardNet` from :attr:`RewardNet.config` (files written before
+    ``spectral_norm`` existed have no such key: plain nets)."""
     return RewardNet(
         space_from_json(config["observation_space"]), space_from_json(config["action_space"]),
-        config["hidden"], config["inputs"], config["activation"], device=device,
+        config["hidden"], config["inputs"], config["activation"],
+        spectral_norm=config.get("spectral_norm", False), device=device,
     )  # fmt: skip
 
 
