@@ -60,8 +60,10 @@ def check_thresholds(
         if name not in components:
             raise ValueError(f"constraint on unknown component {name!r}; components: "
                              f"{list(components)}")  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-            value
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
         ):
             raise ValueError(f"constraint on {name!r} has no threshold (got {value!r}); give a "
                              "finite number, its proxy point (see find_proxy_points)")  # fmt: skip

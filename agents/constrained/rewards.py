@@ -148,8 +148,10 @@ class VecComposeRewards(VecEnvWrapper):
         except KeyError:
             have = sorted(k for k in info if k.startswith("reward_"))
             missing = [k for k in self.keys if k not in info]
-            raise ValueError(f"the env's info has no {missing}: components must be reward parts "
-                             f"the env (or a VecRewardComponents) writes; it has {have}") from None
+            raise ValueError(
+                f"the env's info has no {missing}: components must be reward parts "
+                f"the env (or a VecRewardComponents) writes; it has {have}"
+            ) from None
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()

@@ -29,19 +29,22 @@ def test_gradient_by_hand():
     g = multiplier_gradient(np.array([np.log(3.0)]), np.array([10.0]), np.array([4.0]))
     assert g == pytest.approx([-6 * 0.375])
     # equal, z = 0: dmu/dz = 2; v below theta by 1 -> +2
-    assert multiplier_gradient(np.zeros(1), np.array([1.0]), np.array([2.0]), "equal") == \
-        pytest.approx([2.0])
+    assert multiplier_gradient(
+        np.zeros(1), np.array([1.0]), np.array([2.0]), "equal"
+    ) == pytest.approx([2.0])
 
 
 def test_step_with_momentum_and_clip_by_hand():
     z, b = np.zeros(2), np.array([0.2, 0.0])
     # gradients (theta - v) * 0.5: [-(3) * 0.5, (1) * 0.5] = [-1.5, 0.5]; norm sqrt(2.5)
-    z1, b1 = multiplier_step(z, b, np.array([4.0, 0.0]), np.array([1.0, 1.0]), lr=0.1,
-                             max_grad_norm=None)
+    z1, b1 = multiplier_step(
+        z, b, np.array([4.0, 0.0]), np.array([1.0, 1.0]), lr=0.1, max_grad_norm=None
+    )
     assert b1 == pytest.approx([0.1 * 0.2 - 1.5, 0.5])
     assert z1 == pytest.approx([-0.1 * (0.02 - 1.5), -0.05])
-    _, b2 = multiplier_step(z, np.zeros(2), np.array([4.0, 0.0]), np.array([1.0, 1.0]),
-                            lr=0.1, max_grad_norm=1.0)
+    _, b2 = multiplier_step(
+        z, np.zeros(2), np.array([4.0, 0.0]), np.array([1.0, 1.0]), lr=0.1, max_grad_norm=1.0
+    )
     assert np.linalg.norm(b2) == pytest.approx(1.0)
     assert b2 == pytest.approx(np.array([-1.5, 0.5]) / np.sqrt(2.5))
 
@@ -61,8 +64,9 @@ def test_nan_return_means_no_gradient():
     assert z.tolist() == [0.0]
 
 
-@pytest.mark.parametrize("kwargs", [dict(lr=-0.1), dict(lr=0.1, momentum=1.0),
-                                    dict(lr=0.1, max_grad_norm=0.0)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(lr=-0.1), dict(lr=0.1, momentum=1.0), dict(lr=0.1, max_grad_norm=0.0)]
+)
 def test_bad_step_settings(kwargs):
     with pytest.raises(ValueError, match="learning rate|momentum|max_grad_norm"):
         multiplier_step(np.zeros(1), np.zeros(1), np.ones(1), np.ones(1), **kwargs)

@@ -8,8 +8,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from advrl.agents.constrained import ConstrainedPPO, VecComposeRewards, VecRewardComponents
 from advrl.agents.reward_models import RewardNet
 
-TINY = dict(n_steps=64, batch_size=64, n_epochs=1, policy_kwargs=dict(net_arch=[8]),
-            device="cpu", seed=0)
+TINY = dict(
+    n_steps=64, batch_size=64, n_epochs=1, policy_kwargs=dict(net_arch=[8]), device="cpu", seed=0
+)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +33,8 @@ def test_composite_is_the_weighted_sum_and_keeps_the_truth():
             assert info["reward_proxy"] == pytest.approx(want)
             # the env's own reward (forward + ctrl) stays the truth
             assert info["reward_true"] == pytest.approx(
-                info["reward_forward"] + info["reward_ctrl"], abs=1e-5)
+                info["reward_forward"] + info["reward_ctrl"], abs=1e-5
+            )
     episodes = venv.pop_episodes()
     assert episodes.shape == (2, 2) and venv.pop_episodes().shape == (0, 2)
 
@@ -61,8 +63,14 @@ def test_learned_component_may_not_hide_the_env_reward_part():
 
 def test_multiplier_rises_over_threshold_and_the_weight_follows():
     # forward return of a random cheetah over 32 steps is far above -100: violated
-    model = ConstrainedPPO("MlpPolicy", cheetah(), components=["forward", "ctrl"],
-                           thresholds={"forward": -100.0}, multiplier_lr=4.0, **TINY)
+    model = ConstrainedPPO(
+        "MlpPolicy",
+        cheetah(),
+        components=["forward", "ctrl"],
+        thresholds={"forward": -100.0},
+        multiplier_lr=4.0,
+        **TINY,
+    )
     mu0 = model.multipliers["forward"]
     model.learn(256)
     assert model.multipliers["forward"] > mu0 + 0.5
@@ -77,8 +85,9 @@ def test_multiplier_rises_over_threshold_and_the_weight_follows():
 
 
 def test_save_load_round_trips_the_multipliers(tmp_path):
-    model = ConstrainedPPO("MlpPolicy", cheetah(), components=["forward", "ctrl"],
-                           thresholds=[-100.0, 5.0], **TINY)
+    model = ConstrainedPPO(
+        "MlpPolicy", cheetah(), components=["forward", "ctrl"], thresholds=[-100.0, 5.0], **TINY
+    )
     model.learn(128)
     model.save(tmp_path / "m.zip")
     loaded = ConstrainedPPO.load(tmp_path / "m.zip", env=cheetah(), device="cpu")
@@ -90,18 +99,21 @@ def test_save_load_round_trips_the_multipliers(tmp_path):
     loaded.learn(64)  # and it trains on
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(thresholds={"forward": None}), "constraint on 'forward' has no threshold"),
-    (dict(thresholds={"forward": float("nan")}), "no threshold"),
-    (dict(thresholds=None), "thresholds is required"),
-    (dict(thresholds={}), "no constraint given"),
-    (dict(thresholds={"speed": 1.0}), "unknown component 'speed'"),
-    (dict(thresholds=[1.0]), "got 1 thresholds for 2 components"),
-    (dict(thresholds={"forward": 1.0}, multiplier_lr=-0.1), "learning rate must be"),
-    (dict(thresholds={"forward": 1.0}, sense="lower"), "unknown constraint sense"),
-    (dict(thresholds={"forward": 1.0}, multiplier_init=3.0), "strictly in"),
-    (dict(thresholds={"forward": 1.0}, components=["forward", "forward"]), "duplicate"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(thresholds={"forward": None}), "constraint on 'forward' has no threshold"),
+        (dict(thresholds={"forward": float("nan")}), "no threshold"),
+        (dict(thresholds=None), "thresholds is required"),
+        (dict(thresholds={}), "no constraint given"),
+        (dict(thresholds={"speed": 1.0}), "unknown component 'speed'"),
+        (dict(thresholds=[1.0]), "got 1 thresholds for 2 components"),
+        (dict(thresholds={"forward": 1.0}, multiplier_lr=-0.1), "learning rate must be"),
+        (dict(thresholds={"forward": 1.0}, sense="lower"), "unknown constraint sense"),
+        (dict(thresholds={"forward": 1.0}, multiplier_init=3.0), "strictly in"),
+        (dict(thresholds={"forward": 1.0}, components=["forward", "forward"]), "duplicate"),
+    ],
+)
 def test_bad_settings_fail_before_training(kwargs, match):
     kwargs = {"components": ["forward", "ctrl"], **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -109,8 +121,9 @@ def test_bad_settings_fail_before_training(kwargs, match):
 
 
 def test_a_component_the_env_lacks_fails_at_the_first_step():
-    model = ConstrainedPPO("MlpPolicy", cheetah(), components=["forward", "speed"],
-                           thresholds={"forward": 1.0}, **TINY)
+    model = ConstrainedPPO(
+        "MlpPolicy", cheetah(), components=["forward", "speed"], thresholds={"forward": 1.0}, **TINY
+    )
     with pytest.raises(ValueError, match=r"no \['reward_speed'\].*reward_ctrl"):
         model.learn(64)
     assert model.num_timesteps == 0
@@ -125,10 +138,16 @@ def test_multipliers_and_weights_reach_the_logger():
         def write(self, key_values, key_excluded, step=0):
             rows.append(dict(key_values))
 
-    model = ConstrainedPPO("MlpPolicy", cheetah(), components=["forward", "ctrl"],
-                           thresholds={"forward": -100.0}, **TINY)
+    model = ConstrainedPPO(
+        "MlpPolicy",
+        cheetah(),
+        components=["forward", "ctrl"],
+        thresholds={"forward": -100.0},
+        **TINY,
+    )
     model.set_logger(Logger(None, [Capture()]))
     model.learn(128)
     assert rows and rows[-1]["constrained/mu_forward"] == pytest.approx(
-        model.multipliers["forward"])
+        model.multipliers["forward"]
+    )
     assert {"constrained/weight_ctrl", "constrained/return_forward"} <= set(rows[-1])

@@ -37,7 +37,7 @@ def test_monotone_gold_peaks_at_the_edge_of_the_data():
 
 def test_never_extrapolates_past_the_data():
     x = np.linspace(0, 2, 9)[:, None]  # the parabola peaks at 3, outside the data
-    assert find_proxy_points(x, -(x[:, 0] - 3) ** 2, ["a"]).values == pytest.approx([2.0])
+    assert find_proxy_points(x, -((x[:, 0] - 3) ** 2), ["a"]).values == pytest.approx([2.0])
 
 
 def test_bad_inputs():
