@@ -27,6 +27,7 @@ from advrl.cli_args import (
     LeaderboardArgs,
     OveroptimizationArgs,
     QuickArgs,
+    RewardDistancesArgs,
     RobustnessArgs,
     RunSettings,
     SmoothingArgs,
@@ -203,6 +204,16 @@ def cmd_overoptimization(args: OveroptimizationArgs) -> int:
     return _run_and_report(cells, args.run, write_overoptimization_report)
 
 
+def cmd_reward_distances(args: RewardDistancesArgs) -> int:
+    from advrl.bench.reward_distances import reward_distances_suite
+    from advrl.bench.reward_distances_report import write_reward_distances_report
+
+    cells = reward_distances_suite(args.seeds, args.pairs, args.noise, args.n_mean_samples)
+    return _run_and_report(
+        cells, args.run, lambda out: write_reward_distances_report(out, n_boot=args.n_boot)
+    )
+
+
 def cmd_cheap_talk(args: CheapTalkArgs) -> int:
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
@@ -271,6 +282,7 @@ BENCH_SUITES: dict[str, tuple[type, Callable[[Any], int]]] = {
     "hacking": (HackingArgs, cmd_hacking),
     "cheap-talk": (CheapTalkArgs, cmd_cheap_talk),
     "overoptimization": (OveroptimizationArgs, cmd_overoptimization),
+    "reward-distances": (RewardDistancesArgs, cmd_reward_distances),
 }
 """``advrl bench <name>``: its flags and what runs them."""
 

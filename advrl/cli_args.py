@@ -242,6 +242,24 @@ class OveroptimizationArgs:
 
 
 @dataclass
+class RewardDistancesArgs:
+    """Reward distances (EPIC, STARC) vs the regret of each learned reward's optimal policy,
+    and vs preference accuracy, over the overoptimisation benchmark's Tomato reward models."""
+
+    seeds: Counts = _default(0, 1, 2)
+    """seeds (preference data, reward models)"""
+    pairs: Annotated[list[int], many(integer(2), "INT")] = _default(10, 20, 50, 100, 300, 1000)
+    """labelled segment pairs per ensemble (they vary the models' quality)"""
+    noise: Finites = _default(0.25)
+    """preference label flip probabilities"""
+    n_mean_samples: Positive = 1024
+    """mean samples of the sampled EPIC"""
+    n_boot: Positive = 2000
+    """bootstrap resamples (of whole ensembles) behind the report's intervals"""
+    run: RunSettings = _runs_in("runs/reward_distances")
+
+
+@dataclass
 class CheapTalkArgs:
     """Cheap talk (ACT): PPO victims with no, random, ACT-anti and ACT-pro messages; control."""
 

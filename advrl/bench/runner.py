@@ -108,7 +108,10 @@ def run_suite(
                     store.put(cell, result)
                     held.pop(cell.key).release()
                     computed.append(cell.key)
-                    bar.set_postfix_str(f"{cell.label}: {result['mean_return']:.0f}")
+                    if "mean_return" in result:  # not every study has one number
+                        bar.set_postfix_str(f"{cell.label}: {result['mean_return']:.0f}")
+                    else:
+                        bar.set_postfix_str(cell.label)
                     bar.update(1)
                 todo = busy
                 if todo:  # another run holds them: wait until it stores them or dies

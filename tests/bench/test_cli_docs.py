@@ -56,7 +56,7 @@ def test_the_docs_show_every_command():
     assert len(lines) >= 20
     for command in ("list", "certify", "bench quick", "bench attacks", "bench leaderboard",
                     "bench smoothing", "bench robustness", "bench hacking", "bench cheap-talk",
-                    "bench overoptimization"):  # fmt: skip
+                    "bench overoptimization", "bench reward-distances"):  # fmt: skip
         assert any(line.startswith(f"advrl {command}") for line in lines), command
 
 
