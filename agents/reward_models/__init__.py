@@ -4,7 +4,8 @@
 - :mod:`.preferences`: segments from rollouts, synthetic noisy preferences (Bradley-Terry or
   regret scores of the true reward).
 - :mod:`.training`: the Bradley-Terry loss and a minibatch Adam trainer with held-out
-  pair accuracy (partial-return or regret preference model).
+  pair accuracy (partial-return or regret preference model), an optional gradient penalty
+  and a per-epoch local Lipschitz estimate (spectral norm is a :class:`RewardNet` option).
 - :mod:`.ensemble`: :class:`RewardEnsemble` with mean, WCO and UWO (Coste et al. 2024).
 - :mod:`.distances`: EPIC and STARC distances between rewards on a finite MDP, exactly;
   :mod:`.distances_sampled`: EPIC between reward models on any spaces, by sampling, with a
@@ -47,6 +48,8 @@ from advrl.agents.reward_models.preferences import (
     synthetic_preferences,
 )
 from advrl.agents.reward_models.training import (
+    PENALTY_SITES,
+    GradientPenalty,
     PreferenceTrainer,
     TrainReport,
     bradley_terry_loss,
@@ -58,6 +61,8 @@ __all__ = [
     "AGGREGATIONS",
     "DistanceEstimate",
     "EpicSample",
+    "GradientPenalty",
+    "PENALTY_SITES",
     "PREFERENCE_MODELS",
     "PreferenceData",
     "PreferenceTrainer",

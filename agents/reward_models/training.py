@@ -327,7 +327,7 @@ class PreferenceTrainer:
             loss.backward()
             self.optimizer.step()
             totals += np.array([float(pref.detach()), float(penalty.detach())]) * len(idx)
-        return totals[0] / len(pairs), totals[1] / len(pairs)
+        return float(totals[0] / len(pairs)), float(totals[1] / len(pairs))
 
     def lipschitz_sample(self, data: PreferenceData, seed: int = 0) -> th.Tensor:
         """Features of a fixed random sample of ``data``'s transitions (at most
