@@ -194,6 +194,22 @@ PARALLEL_ENVS += tuple(
 )
 
 
+PARALLEL_ENVS += (
+    EnvEntry(
+        "advrl/Sumo-v0",
+        "advrl.envs.competitive:Sumo",
+        "two-player MuJoCo sumo: push the other player out of the ring (Gleave et al. 2020; "
+        "kwargs: ring_radius, max_cycles, win_reward, shaping, ctrl_cost)",
+    ),
+    EnvEntry(
+        "advrl/YouShallNotPass-v0",
+        "advrl.envs.competitive:YouShallNotPass",
+        "two-player MuJoCo corridor: a runner crosses the finish line, a blocker stops it in "
+        "time (Gleave et al. 2020; kwargs: max_cycles, win_reward, shaping, ctrl_cost)",
+    ),
+)
+
+
 @dataclass(frozen=True)
 class AECFromParallel:
     """AEC entry point of a parallel env: ``parallel_to_aec(<entry_point>(**kwargs))``.
