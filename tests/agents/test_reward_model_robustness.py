@@ -85,18 +85,21 @@ def test_tiny_suite_runs_resumes_and_reports(tmp_path):
     tiny = dict(n_segments=20, segment_length=5, n_pairs=30, rm_epochs=2, episodes=4,
                 horizon=15, pgd_steps=2, eps=(0.05, 0.5))  # fmt: skip
     cells = [RewardRobustnessCell(seed=s, **tiny) for s in (0, 1)]
-    assert cells[0].key != cells[1].key
-    assert RewardRobustnessCell(gp_target=0.1, **tiny).key != cells[0].key
+    cells.append(RewardRobustnessCell(seed=0, gp_target=0.1, **tiny))
+    assert len({c.key for c in cells}) == 3
     summary = run_suite(cells, tmp_path, workers=1, progress=False)
-    assert len(summary.computed) == 2
+    assert len(summary.computed) == 3
     paths = write_reward_robustness_report(tmp_path)
     md = paths["markdown"].read_text()
-    for model in ("none", "gp (k=0.05, data)", "sn"):
-        assert f"| HalfCheetah-v5 | {model} | 2 |" in md
-        assert f"| HalfCheetah-v5 | {model} | 0.5 | 2 |" in md
-    assert "| HalfCheetah-v5 | none | 2 | " in md and " | 1.00 |" in md  # ratio to itself
+    # none and sn of the k=0.1 cell are the k=0.05 cell's models: counted once
+    for model, seeds in (("none", 2), ("gp (k=0.05, data)", 2), ("gp (k=0.1, data)", 1),
+                         ("sn", 2)):  # fmt: skip
+        assert f"| HalfCheetah-v5 | {model} | {seeds} |" in md
+        assert f"| HalfCheetah-v5 | {model} | 0.5 | {seeds} |" in md
+    none_row = next(line for line in md.splitlines() if line.startswith("| HalfCheetah-v5 | none"))
+    assert none_row.endswith(" | 1.00 |")  # throughput ratio to itself
     csv = paths["csv"].read_text().splitlines()
-    assert len(csv) == 1 + 2 * 3 * 3  # seeds x models x (clean + 2 eps)
+    assert len(csv) == 1 + 7 * 3  # (model, seed) pairs x (clean + 2 eps)
     assert paths["plot"].is_file()
     again = run_suite(cells, tmp_path, workers=1, progress=False)
-    assert again.computed == [] and len(again.skipped) == 2
+    assert again.computed == [] and len(again.skipped) == 3
