@@ -251,7 +251,7 @@ def pgd_reward_attack(
         >>> import torch as th
         >>> f = lambda o, a, n: o.sum(dim=1) + n.sum(dim=1)
         >>> x = (th.zeros(2, 3), th.zeros(2, 1), th.zeros(2, 3))
-        >>> pgd_reward_attack(f, x, 0.1, th.tensor([1.0, -1.0])).round(decimals=4).tolist()
+        >>> [round(float(r), 4) for r in pgd_reward_attack(f, x, 0.1, th.tensor([1.0, -1.0]))]
         [0.6, -0.6]
     """
     import torch as th
