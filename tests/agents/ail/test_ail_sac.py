@@ -117,3 +117,12 @@ def test_bad_input_is_refused_before_training():
         AdversarialSAC("MlpPolicy", env, {"obs": np.zeros((4, 3))}, **TINY)
     with pytest.raises(ValueError, match="grad_pen_site"):
         AdversarialSAC("MlpPolicy", env, pendulum_demos(), ail={"grad_pen_site": "x"}, **TINY)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not th.cuda.is_available(), reason="needs CUDA")
+def test_runs_on_cuda():
+    m = model(device="cuda")
+    m.learn(100)
+    assert all(p.is_cuda for p in m.discriminator.parameters())
+    assert m.replay_buffer.sample(4).rewards.is_cuda
