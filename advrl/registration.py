@@ -161,6 +161,23 @@ GYM_ENVS += tuple(
     for name, task, what in _NETHACK_TASKS
 )
 
+GYM_ENVS += (
+    EnvEntry(
+        "advrl/SumoPlayer-v0",
+        "advrl.envs.competitive:player_view",
+        "one player of advrl/Sumo-v0 against a random (or zero) opponent; the env sumo "
+        "policies are built and shipped on (kwargs: agent, opponent, game kwargs)",
+        kwargs={"game": "sumo"},
+    ),
+    EnvEntry(
+        "advrl/YouShallNotPassPlayer-v0",
+        "advrl.envs.competitive:player_view",
+        "the runner (or, agent='blocker', the blocker) of advrl/YouShallNotPass-v0 against a "
+        "random (or zero) opponent (kwargs: agent, opponent, game kwargs)",
+        kwargs={"game": "you_shall_not_pass"},
+    ),
+)
+
 PARALLEL_ENVS: tuple[EnvEntry, ...] = tuple(
     EnvEntry(
         f"advrl/{task}ForceGame-v0",

@@ -322,3 +322,39 @@ class YouShallNotPass(_Duel):
     def progress(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         run = (after[0, 0] - before[0, 0]) / (self.finish_x - self.start_x)
         return np.array([run, -run])
+
+
+GAMES: dict[str, type[_Duel]] = {"sumo": Sumo, "you_shall_not_pass": YouShallNotPass}
+"""The games by name (``advrl/Sumo-v0`` is ``"sumo"``)."""
+
+
+def make_game(game: str, **kwargs: Any) -> _Duel:
+    """A game by name (:data:`GAMES`), with its keyword arguments."""
+    if game not in GAMES:
+        raise ValueError(f"unknown game {game!r}; allowed: {sorted(GAMES)}")
+    return GAMES[game](**kwargs)
+
+
+def player_view(game: str = "sumo", agent: str | None = None, opponent: str = "random",
+                **game_kwargs: Any) -> gym.Env:  # fmt: skip
+    """One player's Gymnasium view of a game, the other playing ``"random"`` or ``"zero"``
+    (``advrl/SumoPlayer-v0``, ``advrl/YouShallNotPassPlayer-v0``).
+
+    This is the env a single player's policy is built, checked and shipped against (zoo
+    checkpoints name a Gymnasium id); to play it against a learned opponent, use
+    :class:`~advrl.envs.agent_view.AgentView` or ``VecAgentView`` on :func:`make_game`.
+
+    Example:
+        >>> env = player_view("you_shall_not_pass", "runner")
+        >>> env.observation_space.shape, env.action_space.shape
+        ((18,), (4,))
+    """
+    from advrl.envs.agent_view import AgentView
+
+    env = make_game(game, **game_kwargs)
+    agent = env.possible_agents[0] if agent is None else agent
+    env._check_agent(agent)
+    if opponent not in ("random", "zero"):
+        raise ValueError(f"opponent must be 'random' or 'zero' here, got {opponent!r}")
+    others = {a: opponent for a in env.possible_agents if a != agent}
+    return AgentView(env, agent, others)
