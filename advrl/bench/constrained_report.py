@@ -119,7 +119,7 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
     dashed) over training, a line per learner (mean over seeds, band ± std over seeds)."""
     tasks = sorted({c["task"] for c in cells})
     names = list(records[0]["result"]["proxy_points"])
-    panels = Panels(len(tasks), 1 + len(names), width=4.8, height=3.2)
+    panels = Panels(len(tasks), 1 + len(names), width=5.2, height=3.2)
     for col, task in enumerate(tasks):
         curves: dict[str, list[np.ndarray]] = {}
         for c, r in zip(cells, records, strict=True):
@@ -145,7 +145,7 @@ def _figure(cells: list[dict], records: list[dict], extra: list[str]):
             ax.set_ylabel("per episode")
             ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     return panels.finish(summary(
-        "composite-reward overoptimisation, unconstrained sum vs ConstrainedPPO",
+        "composite reward: sum vs ConstrainedPPO",
         seeds_text(c["seed"] for c in cells),
         "lines: mean over seeds; band: ± std over seeds",
     ))  # fmt: skip
