@@ -93,12 +93,19 @@ def write_constrained_report(run_dir: str | Path, out_dir: str | Path | None = N
             lines.append(f"| {r['task']} |{cols} {r['seed']} | {learner} | "
                          f"{r[f'{learner}_peak_gold']:.1f} | {r[f'{learner}_final_gold']:.1f} | "
                          f"{r[f'{learner}_gold_drop']:.1f} | {parts} | {ratio} |")  # fmt: skip
-    if rows:
-        lines += ["", "Mean over seeds: " + "; ".join(
-            f"{learner}: drop {np.mean([r[f'{learner}_gold_drop'] for r in rows]):.1f}, final "
-            f"gold {np.mean([r[f'{learner}_final_gold'] for r in rows]):.1f}"
-            for learner in LEARNERS) + f"; throughput ratio "
-            f"{np.mean([r['throughput_ratio'] for r in rows]):.2f}"]  # fmt: skip
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:  # means never merge cells of different settings
+        groups.setdefault((r["task"], *(setting_key(r[k]) for k in extra)), []).append(r)
+    for (task, *_), rs in groups.items():
+        settings = "".join(f", {k} {setting_text(rs[0][k])}" for k in extra)
+        means = "; ".join(
+            f"{learner}: drop {np.mean([r[f'{learner}_gold_drop'] for r in rs]):.1f}, final gold "
+            f"{np.mean([r[f'{learner}_final_gold'] for r in rs]):.1f}"
+            for learner in LEARNERS
+        )
+        ratio = np.mean([r["throughput_ratio"] for r in rs])
+        lines += ["", f"Mean over {len(rs)} seed(s), {task}{settings}: {means}; throughput "
+                  f"ratio {ratio:.2f}"]  # fmt: skip
     atomic_write_bytes(paths["markdown"], ("\n".join(lines) + "\n").encode())
     if records:
         save_png(_figure(cells, records, extra), paths["plot"])
