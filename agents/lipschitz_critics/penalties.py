@@ -4,7 +4,11 @@
   taken w.r.t. the observation only, at the data or at noisy data.
 - :func:`adversarial_value_penalty`: Zheng et al. (ICLR 2023)'s robust regulariser,
   ``mean((fn(s~) - fn(s))^2)`` with ``s~`` the approximate worst point of the l_inf ball
-  of radius ``eps`` around ``s`` (projected gradient ascent).
+  of radius ``eps`` around ``s`` (projected gradient ascent). The paper's text was not
+  at hand when this was written: the squared gap, the l_inf ball and the PGD inner max
+  follow its description as a robust (SR^2L / SA-style) regulariser of the critic; its
+  step count and radius are this module's defaults (3 steps, ``2.5 eps / steps``), not
+  the paper's.
 """
 
 from __future__ import annotations
