@@ -34,8 +34,8 @@ from advrl.bench.store import ResultsStore
 from advrl.zoo.checkpoint import atomic_write_bytes
 
 SHOWN = ("task", "arm")
-ARM_LABEL = {"gp": "AIL + gradient penalty", "no_gp": "AIL, no gradient penalty",
-             "sac": "SAC on the true reward"}  # fmt: skip
+ARM_LABEL = {"gp": "AIL + GP", "no_gp": "AIL, no GP", "sac": "SAC (true reward)"}
+"""Learner names in tables and legends (GP: the discriminator's gradient penalty)."""
 
 
 def _rows(records: list[dict], extra: list[str]) -> list[dict[str, Any]]:
@@ -76,6 +76,7 @@ def write_imitation_report(run_dir: str | Path) -> dict[str, Path]:
     head, align = markdown_columns(extra)
     lines = [caption(*fixed_settings(cells, skip=(*SHOWN, "seed", *extra)),
                      seeds_text(c["seed"] for c in cells),
+                     "GP: the discriminator's gradient penalty",
                      "true returns of the deterministic policy; fractions of the expert's "
                      "return on the demonstration episodes; means over seeds"),
              "",
@@ -139,7 +140,7 @@ def _figure(records: list[dict], extra: list[str]):
                 panels.line(bottom, lx, lmean[:, 0], label,
                             err=None if lerr is None else lerr[:, 0], band=True)  # fmt: skip
         expert = float(np.mean([r["result"]["expert_return"] for r in mine]))
-        panels.reference(top, expert, "expert (demonstration episodes)")
+        panels.reference(top, expert, "expert")
         top.set_title(f"{task}: true return", fontsize=9)
         top.set_ylabel("return per episode")
         bottom.set_title(f"{task}: discriminator local Lipschitz estimate", fontsize=9)
@@ -149,7 +150,8 @@ def _figure(records: list[dict], extra: list[str]):
             ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
     cells = [r["cell"] for r in records]
     return panels.finish(summary(
-        "off-policy adversarial imitation (SAC + discriminator reward)",
+        "off-policy adversarial imitation", "SAC on a discriminator reward",
+        "GP: gradient penalty",
         count_text((c["steps"] for c in cells), "env step") + " per run",
         count_text((c["demo_episodes"] for c in cells), "expert episode"),
         seeds_text(c["seed"] for c in cells),

@@ -55,8 +55,8 @@ def test_report_is_rebuilt_from_the_store(tmp_path):
                   _result(no_gp))  # fmt: skip
     paths = write_imitation_report(tmp_path)
     md = paths["markdown"].read_text()
-    assert "| Hopper-v5 | AIL + gradient penalty | 2 | 1000 | 700 | 0.70 | 0.70 | 2.00 |" in md
-    assert "| Hopper-v5 | AIL, no gradient penalty | 2 | 1000 | 200 | 0.20 |" in md
+    assert "| Hopper-v5 | AIL + GP | 2 | 1000 | 700 | 0.70 | 0.70 | 2.00 |" in md
+    assert "| Hopper-v5 | AIL, no GP | 2 | 1000 | 200 | 0.20 |" in md
     assert "steps=1000" in md and "2 seeds (0, 1)" in md
     csv = paths["csv"].read_text().splitlines()
     assert csv[0].startswith("task,arm,seed,expert_return,final_return,fraction") and len(csv) == 5
