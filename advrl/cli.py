@@ -19,15 +19,19 @@ from advrl.cli_args import (
     BACKENDS,
     CERTIFY_METHODS,
     NORMS,
+    AdversarialPoliciesArgs,
     AttacksArgs,
     CertifyArgs,
     CertifySettings,
     CheapTalkArgs,
+    ConstrainedArgs,
+    CriticLipschitzArgs,
     HackingArgs,
     LeaderboardArgs,
     OveroptimizationArgs,
     QuickArgs,
     RewardDistancesArgs,
+    RewardRobustnessArgs,
     RobustnessArgs,
     RunSettings,
     SmoothingArgs,
@@ -214,6 +218,48 @@ def cmd_reward_distances(args: RewardDistancesArgs) -> int:
     )
 
 
+def cmd_reward_robustness(args: RewardRobustnessArgs) -> int:
+    from advrl.bench.reward_robustness import reward_robustness_suite
+    from advrl.bench.reward_robustness_report import write_reward_robustness_report
+
+    common = (args.gp_site, args.episodes, args.pairs, args.noise)
+    cells = [
+        cell
+        for k in args.gp_targets
+        for cell in reward_robustness_suite(
+            args.tasks, args.seeds, args.eps, args.regularizers, args.gp_weight, k, *common
+        )
+    ]
+    return _run_and_report(cells, args.run, write_reward_robustness_report)
+
+
+def cmd_critic_lipschitz(args: CriticLipschitzArgs) -> int:
+    from advrl.bench.critic_lipschitz import critic_lipschitz_suite
+    from advrl.bench.critic_lipschitz_report import write_critic_lipschitz_report
+
+    cells = critic_lipschitz_suite(args.envs, args.variants, args.seeds, args.steps,
+                                   episodes=args.episodes)  # fmt: skip
+    return _run_and_report(cells, args.run, write_critic_lipschitz_report)
+
+
+def cmd_constrained(args: ConstrainedArgs) -> int:
+    from advrl.bench.constrained import constrained_suite
+    from advrl.bench.constrained_report import write_constrained_report
+
+    cells = constrained_suite(args.tasks, args.seeds, args.steps, args.pairs, args.noise,
+                              args.multiplier_lr)  # fmt: skip
+    return _run_and_report(cells, args.run, write_constrained_report)
+
+
+def cmd_adversarial_policies(args: AdversarialPoliciesArgs) -> int:
+    from advrl.bench.adversarial_policies import adversarial_policies_suite
+    from advrl.bench.adversarial_policies_report import write_adversarial_policies_report
+
+    cells = adversarial_policies_suite(args.games, args.budgets, args.seeds, args.steps,
+                                       args.episodes, args.defenses, args.mode)  # fmt: skip
+    return _run_and_report(cells, args.run, write_adversarial_policies_report)
+
+
 def cmd_cheap_talk(args: CheapTalkArgs) -> int:
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
@@ -283,6 +329,10 @@ BENCH_SUITES: dict[str, tuple[type, Callable[[Any], int]]] = {
     "cheap-talk": (CheapTalkArgs, cmd_cheap_talk),
     "overoptimization": (OveroptimizationArgs, cmd_overoptimization),
     "reward-distances": (RewardDistancesArgs, cmd_reward_distances),
+    "reward-robustness": (RewardRobustnessArgs, cmd_reward_robustness),
+    "critic-lipschitz": (CriticLipschitzArgs, cmd_critic_lipschitz),
+    "constrained": (ConstrainedArgs, cmd_constrained),
+    "adversarial-policies": (AdversarialPoliciesArgs, cmd_adversarial_policies),
 }
 """``advrl bench <name>``: its flags and what runs them."""
 

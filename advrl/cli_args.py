@@ -260,6 +260,97 @@ class RewardDistancesArgs:
 
 
 @dataclass
+class RewardRobustnessArgs:
+    """Lipschitz-regularised reward models (none, gradient penalty, spectral norm) under an
+    observation attack: reward error, rank correlation and best-of-n true return per eps."""
+
+    tasks: Names = _default("HalfCheetah-v5")
+    """tasks"""
+    seeds: Counts = _default(0, 1, 2)
+    """seeds (preference data, reward models, attacks)"""
+    eps: Finites = _default(0.01, 0.03, 0.1, 0.3)
+    """l_inf budgets of the attack on the reward model's observations (raw space)"""
+    regularizers: Names = _default("none", "gp", "sn")
+    """none, gp (gradient penalty), sn (spectral norm)"""
+    gp_weight: Finite = 10.0
+    """gradient-penalty scale"""
+    gp_targets: Finites = _default(0.05)
+    """gradient-penalty targets k (one set of cells per target)"""
+    gp_site: str = "data"
+    """where the penalty is taken: data, policy_noise or interpolates"""
+    pairs: AtLeastTwo = 2000
+    """labelled segment pairs (20% held out)"""
+    noise: Finite = 0.25
+    """preference label flip probability"""
+    episodes: Positive = 500
+    """best-of-n pool size in episodes"""
+    run: RunSettings = _runs_in("runs/reward_robustness")
+
+
+@dataclass
+class CriticLipschitzArgs:
+    """Lipschitz-regularised PPO critics (spectral norm, gradient penalty, adversarial noise)
+    against the critic attack: clean and attacked return, local Lipschitz of V, throughput."""
+
+    envs: Names = _default("CartPole-v1")
+    """envs"""
+    variants: Names = _default("vanilla", "spectral_norm", "gradient_penalty", "adversarial")
+    """vanilla, spectral_norm, gradient_penalty, adversarial"""
+    seeds: Counts = _default(0, 1)
+    """seeds"""
+    steps: Count = 0
+    """PPO env steps (0: the env's default)"""
+    episodes: Positive = 20
+    """evaluation episodes per eps"""
+    run: RunSettings = _runs_in("runs/critic_lipschitz", workers=1)
+
+
+@dataclass
+class ConstrainedArgs:
+    """Constrained optimisation of composite rewards (Moskovitz et al.): PPO on the sum of
+    learned component rewards vs ConstrainedPPO under their proxy points; gold return."""
+
+    tasks: Names = _default("HalfCheetah-v5")
+    """tasks"""
+    seeds: Counts = _default(0, 1)
+    """seeds"""
+    steps: Count = 0
+    """PPO env steps per learner (0: the task's default)"""
+    pairs: AtLeastTwo = 100
+    """labelled segment pairs per component reward model"""
+    noise: Finite = 0.25
+    """preference label flip probability"""
+    multiplier_lr: Finite = 1.0
+    """Lagrange multipliers' learning rate"""
+    run: RunSettings = _runs_in("runs/constrained")
+
+
+@dataclass
+class AdversarialPoliciesArgs:
+    """Adversarial policies in two-player MuJoCo (Gleave et al.; Liu et al.'s budget): win
+    rates of a freshly trained adversary and of the normal opponent against the shipped
+    victim, by budget, with and without adversarial training of the victim."""
+
+    games: Names = _default("sumo")
+    """sumo and/or you_shall_not_pass"""
+    budgets: Finites = _default(0.25, 0.5, 1.0)
+    """shares of steps the attacker controls the opponent (Liu et al.), each in [0, 1]"""
+    seeds: Counts = _default(0, 1)
+    """seeds (adversary training, matches)"""
+    steps: Positive = 300_000
+    """adversary PPO env steps"""
+    episodes: Positive = 200
+    """games per match"""
+    defenses: Names = _default("none", "adversarial_training")
+    """none and/or adversarial_training (the victim trained against an attacker first; budget
+    1 only)"""
+    mode: Literal["mixture", "interpolate"] = "mixture"
+    """mixture: the attacker acts with probability budget (Liu et al.); interpolate: the
+    actions are mixed"""
+    run: RunSettings = _runs_in("runs/adversarial_policies")
+
+
+@dataclass
 class CheapTalkArgs:
     """Cheap talk (ACT): PPO victims with no, random, ACT-anti and ACT-pro messages; control."""
 

@@ -16,12 +16,15 @@ damping plays friction).
   a walled corridor and wins by crossing the finish line at the other; the ``blocker``,
   starting between them, wins if the time runs out first.
 
-Rewards are zero-sum up to the control cost: ``win_reward`` (+ for the winner, - for the
-loser, 0 in a draw) at the end, plus a dense shaping term (sumo: how much further the
-opponent got from the centre than oneself this step; the corridor: the runner's progress,
-negated for the blocker), plus ``-ctrl_cost * ||a||^2``. The parts are
-``info["reward_win"]``, ``info["reward_shaping"]``, ``info["reward_ctrl"]``; ``info["winner"]``
-names the winner (None: no result yet or a draw) once the episode ends.
+Rewards are zero-sum up to the exploration reward and the control cost: ``win_reward`` (+
+for the winner, - for the loser, 0 in a draw) at the end; a dense shaping term (sumo: how
+much more the opponent's squared distance from the centre, in ring radii, grew than one's
+own this step; the corridor: the runner's progress, negated for the blocker), times
+``shaping``; Bansal et al.'s exploration reward for closing in on the opponent (``approach``
+times the shrinking of their distance; both players get it); and ``-ctrl_cost * ||a||^2``.
+The parts are ``info["reward_win"]``, ``info["reward_shaping"]``, ``info["reward_approach"]``
+and ``info["reward_ctrl"]``; ``info["winner"]`` names the winner (None: no result yet or a
+draw) once the episode ends.
 
 The physics is the env's own ``model`` / ``data`` (pickled, copied and sent between
 processes with it); nothing caches a handle into them.
@@ -93,21 +96,24 @@ class _Duel(ParallelEnv):
         self,
         max_cycles: int = 250,
         win_reward: float = 10.0,
-        shaping: float = 1.0,
-        ctrl_cost: float = 0.01,
+        shaping: float = 5.0,
+        approach: float = 1.0,
+        ctrl_cost: float = 0.0005,  # per episode at most 0.5: small against a win (10)
         reset_noise: float = 0.1,
         render_mode: str | None = None,
     ) -> None:
         if isinstance(max_cycles, bool) or not isinstance(max_cycles, int) or max_cycles < 1:
             raise ValueError(f"max_cycles must be an int >= 1, got {max_cycles!r}")
         for name, value in (("win_reward", win_reward), ("shaping", shaping),
-                            ("ctrl_cost", ctrl_cost), ("reset_noise", reset_noise)):  # fmt: skip
+                            ("approach", approach), ("ctrl_cost", ctrl_cost),
+                            ("reset_noise", reset_noise)):  # fmt: skip
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.max_cycles, self.win_reward, self.shaping = max_cycles, float(win_reward), shaping
         self.ctrl_cost, self.reset_noise, self.render_mode = ctrl_cost, reset_noise, render_mode
+        self.approach = float(approach)
         self.agents: list[str] = []
         self.model = mujoco.MjModel.from_xml_string(arena_xml(tuple(self.possible_agents),
                                                               self.arena))  # fmt: skip
@@ -190,11 +196,15 @@ class _Duel(ParallelEnv):
         self.cycles += 1
         winner, over = self.outcome()
         truncated = not over and self.cycles >= self.max_cycles
-        shaping = self.shaping * self.progress(before, self.positions())
+        after = self.positions()
+        shaping = self.shaping * self.progress(before, after)
+        # Bansal et al.'s exploration reward: closing in on the opponent (both get it)
+        closer = np.linalg.norm(before[0] - before[1]) - np.linalg.norm(after[0] - after[1])
         agents, rewards, infos = self.agents, {}, {}
         for i, agent in enumerate(agents):
             win = 0.0 if winner is None else (1.0 if winner == agent else -1.0)
             parts = {"reward_win": self.win_reward * win, "reward_shaping": float(shaping[i]),
+                     "reward_approach": self.approach * float(closer),
                      "reward_ctrl": -self.ctrl_cost * float(acts[i] @ acts[i])}  # fmt: skip
             rewards[agent] = sum(parts.values())
             infos[agent] = {**parts, "winner": winner if (over or truncated) else None}
@@ -279,7 +289,13 @@ class Sumo(_Duel):
         return None, False
 
     def progress(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        gain = np.linalg.norm(after, axis=1) - np.linalg.norm(before, axis=1)
+        # A convex potential (d / R)^2 of each player's distance from the centre: with a
+        # linear one, pushing the opponent outwards costs as much as it earns (the pusher
+        # leaves the centre as fast), and self-play stops at a draw in the middle.
+        def potential(xy: np.ndarray) -> np.ndarray:
+            return (np.linalg.norm(xy, axis=1) / self.ring_radius) ** 2
+
+        gain = potential(after) - potential(before)
         return np.array([gain[1] - gain[0], gain[0] - gain[1]])
 
 

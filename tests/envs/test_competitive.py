@@ -78,7 +78,8 @@ def test_runner_wins_by_crossing_the_line_and_the_blocker_by_holding_until_time(
     assert infos["runner"]["winner"] == "runner"  # the blocker stepped aside
     assert env.positions()[0, 0] >= env.finish_x
     assert shaping["runner"] == pytest.approx(-shaping["blocker"])
-    assert 0.9 < shaping["runner"] < 1.2  # progress normalised by the corridor's length
+    # progress normalised by the corridor's length, times the shaping coefficient
+    assert 0.9 * env.shaping < shaping["runner"] < 1.2 * env.shaping
     infos, _, _ = play(YouShallNotPass(max_cycles=40), {"runner": run, "blocker": still}, 0)
     assert infos["blocker"]["winner"] == "blocker" and infos["runner"]["reward_win"] == -10.0
 
@@ -103,9 +104,21 @@ def test_reward_parts_add_up_and_control_costs():
     info = infos["player_0"]
     assert info["reward_ctrl"] == pytest.approx(-0.5 * 2.0)
     assert rewards["player_0"] == pytest.approx(
-        info["reward_win"] + info["reward_shaping"] + info["reward_ctrl"]
+        info["reward_win"] + info["reward_shaping"] + info["reward_approach"] + info["reward_ctrl"]
     )
     assert infos["player_1"]["reward_ctrl"] == 0.0
+    assert infos["player_1"]["reward_approach"] == info["reward_approach"]  # both get it
+
+
+def test_sumo_shaping_is_the_convex_potential_by_hand():
+    env = Sumo(ring_radius=2.0)
+    before, after = np.array([[0.5, 0.0], [1.0, 0.0]]), np.array([[0.5, 0.0], [1.5, 0.0]])
+    gain = (1.5 / 2) ** 2 - (1.0 / 2) ** 2  # the opponent's potential grew, one's own did not
+    np.testing.assert_allclose(env.progress(before, after), [gain, -gain])
+    # pushing together, both moving out by 0.5: the pusher still gains (linear would be 0)
+    together = env.progress(before, before + [0.5, 0.0])
+    assert together[0] == pytest.approx(((1.5 / 2) ** 2 - 0.25) - ((1.0 / 2) ** 2 - 1 / 16))
+    assert together[0] > 0
 
 
 @pytest.mark.parametrize("how", ["pickle", "deepcopy"])
