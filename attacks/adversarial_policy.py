@@ -11,6 +11,7 @@ attack, which controls the opponent completely; ``budget = 0`` is no attack.
 
 - :class:`PartialControl`: the game as a PettingZoo parallel env in which one player's
   action is the attacker's only within the budget (``info["attacker_acts"]`` says when).
+- :class:`VecPartialControl`: the same on the attacker's SB3 VecEnv, batched.
 - :func:`adversary_env`: the attacker's SB3 VecEnv against a frozen victim.
 - :func:`play_matches`: win, loss and draw counts of two policies with Wilson 95% intervals
   and each side's mean shaping reward (the game's own measure of how well it plays).
@@ -27,6 +28,7 @@ import gymnasium as gym
 import numpy as np
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from scipy.stats import binomtest
+from stable_baselines3.common.vec_env import VecEnvWrapper
 
 MODES = ("mixture", "interpolate")
 BatchPolicy = Callable[[np.ndarray], np.ndarray]
@@ -207,11 +209,51 @@ def check_victim_fits(victim_model, game, agent: str) -> None:
         )
 
 
-def _attacked_game(game: str, attacker: str, normal: BatchPolicy, budget: float, mode: str,
-                   game_kwargs: dict[str, Any]):  # fmt: skip
-    from advrl.envs.competitive import make_game
+class VecPartialControl(VecEnvWrapper):
+    """:class:`PartialControl` for the attacker's own SB3 VecEnv: the actions it is given are
+    the attacker's; the executed ones are the attacker's with probability ``budget`` per env
+    and step, else ``normal``'s on the same observations, batched over the envs.
 
-    return PartialControl(make_game(game, **game_kwargs), attacker, normal, budget, mode)
+    The rollout buffer keeps the attacker's own actions, so PPO learns the attacker's policy
+    inside the mixture (Liu et al.'s formulation); ``info["attacker_acts"]`` says what ran.
+    """
+
+    def __init__(self, venv, normal: BatchPolicy, budget: float, mode: str = "mixture",
+                 seed: int | None = None) -> None:  # fmt: skip
+        super().__init__(venv)
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; allowed: {list(MODES)}")
+        self.normal, self.budget, self.mode = normal, check_budget(budget), mode
+        self.rng = np.random.default_rng(np.random.SeedSequence([0 if seed is None else seed,
+                                                                 0xA77AC]))  # fmt: skip
+        self._obs: np.ndarray | None = None
+        self._share = np.zeros(self.num_envs)
+
+    def reset(self):
+        self._obs = self.venv.reset()
+        return self._obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        attacker = np.asarray(actions, dtype=np.float64)
+        if self.budget == 1.0:  # Gleave et al.: the normal policy never plays
+            executed, self._share = attacker, np.ones(self.num_envs)
+        else:
+            normal = np.asarray(self.normal(self._obs), dtype=np.float64)
+            if self.mode == "mixture":
+                acts = self.rng.random(self.num_envs) < self.budget
+                executed = np.where(acts[:, None], attacker, normal)
+                self._share = acts.astype(float)
+            else:
+                executed = (1 - self.budget) * normal + self.budget * attacker
+                self._share = np.full(self.num_envs, self.budget)
+        self.venv.step_async(executed)
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self._obs = obs  # after an auto-reset: the new episode's first observation
+        for info, share in zip(infos, self._share, strict=True):
+            info["attacker_acts"] = float(share)
+        return obs, rewards, dones, infos
 
 
 def adversary_env(
@@ -263,11 +305,13 @@ def adversary_env(
     else:
         check_victim_fits(normal, probe, attacker)
         normal_policy = sb3_batch_policy(normal)
-    factory = functools.partial(_attacked_game, game, attacker, normal_policy, budget, mode,
-                                game_kwargs)  # fmt: skip
+    factory = functools.partial(make_game, game, **game_kwargs)
     venv = VecAgentView([factory] * n_envs, attacker, {victim_agent: sb3_batch_policy(victim)})
     venv.seed(seed)
-    return VecMonitor(venv)
+    # The attacker sees what the opponent's seat sees, so the normal policy runs on the same
+    # batch of observations: one forward pass for all envs (PartialControl, per env, would
+    # take one per env and step).
+    return VecMonitor(VecPartialControl(venv, normal_policy, budget, mode, seed=seed))
 
 
 class _Zero:

@@ -118,3 +118,26 @@ def test_bad_input_is_refused_before_any_step():
         train_adversarial_policy("sumo", victim, "player_0", 0)
     with pytest.raises(ValueError, match="episodes must be an int >= 1"):
         play_matches(Sumo, {"player_0": charge, "player_1": charge}, "player_0", episodes=0)
+
+
+def test_the_batched_vec_wrapper_mixes_per_env_within_the_budget():
+    victim = PPO("MlpPolicy", player_view("sumo"), seed=0, **TINY)
+    normal = PPO("MlpPolicy", player_view("sumo"), seed=1, **TINY)
+    venv = adversary_env("sumo", victim, "player_0", normal, budget=0.4, n_envs=4,
+                         game_kwargs=dict(ring_radius=1000.0, max_cycles=10_000))  # fmt: skip
+    wrapper, games = venv.venv, venv.venv.venv.envs
+    wrapper.normal.deterministic = True  # so the test can recompute the normal actions
+    obs = venv.reset()
+    shares, matched = [], []
+    for _ in range(250):
+        expected_normal = wrapper.normal(obs)
+        venv.step_async(np.tile(ATTACK, (4, 1)))
+        obs, _, _, infos = venv.step_wait()
+        for game, info, normal_action in zip(games, infos, expected_normal, strict=True):
+            applied = game.data.ctrl[4:8].copy()
+            applied[:2] *= -1  # player_1's own frame
+            want = ATTACK if info["attacker_acts"] else np.clip(normal_action, -1, 1)
+            matched.append(np.allclose(applied, want))
+            shares.append(info["attacker_acts"])
+    assert all(matched)  # every env ran the action the coin said
+    assert np.mean(shares) == pytest.approx(0.4, abs=0.05)
