@@ -26,9 +26,14 @@ def test_each_checkpoint_is_small_and_has_a_card(name):
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["command"].startswith("python -m advrl.zoo.train")
     assert f"--seed {card['seed']}" in card["command"]
-    assert card["clean_return"]["episodes"] == 50
     victim = advrl.zoo.load(name)
     assert victim.env_id == card["env_id"]
+    if "game" in card:  # a player of a two-player game: results against reference opponents
+        assert set(card["results"]) == {"random", "scripted"}
+        assert all(r["episodes"] == 100 for r in card["results"].values())
+        assert victim.obs_stats is None  # observations are O(1); both seats share no stats
+        return
+    assert card["clean_return"]["episodes"] == 50
     assert victim.obs_stats is not None
 
 
