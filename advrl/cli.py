@@ -27,6 +27,7 @@ from advrl.cli_args import (
     ConstrainedArgs,
     CriticLipschitzArgs,
     HackingArgs,
+    ImitationArgs,
     LeaderboardArgs,
     OveroptimizationArgs,
     QuickArgs,
@@ -260,6 +261,14 @@ def cmd_adversarial_policies(args: AdversarialPoliciesArgs) -> int:
     return _run_and_report(cells, args.run, write_adversarial_policies_report)
 
 
+def cmd_imitation(args: ImitationArgs) -> int:
+    from advrl.bench.imitation import imitation_suite
+    from advrl.bench.imitation_report import write_imitation_report
+
+    cells = imitation_suite(args.tasks, args.seeds, args.steps, args.arms, args.demo_episodes)
+    return _run_and_report(cells, args.run, write_imitation_report)
+
+
 def cmd_cheap_talk(args: CheapTalkArgs) -> int:
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
@@ -333,6 +342,7 @@ BENCH_SUITES: dict[str, tuple[type, Callable[[Any], int]]] = {
     "critic-lipschitz": (CriticLipschitzArgs, cmd_critic_lipschitz),
     "constrained": (ConstrainedArgs, cmd_constrained),
     "adversarial-policies": (AdversarialPoliciesArgs, cmd_adversarial_policies),
+    "imitation": (ImitationArgs, cmd_imitation),
 }
 """``advrl bench <name>``: its flags and what runs them."""
 

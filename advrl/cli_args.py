@@ -351,6 +351,25 @@ class AdversarialPoliciesArgs:
 
 
 @dataclass
+class ImitationArgs:
+    """Off-policy adversarial imitation (DAC/SAM: SAC on a discriminator reward from zoo
+    expert demonstrations), with and without the discriminator's gradient penalty, plain SAC
+    on the true reward for scale; true return as a fraction of the expert's."""
+
+    tasks: Names = _default("Hopper-v5")
+    """tasks (each with a zoo expert: Hopper-v5, HalfCheetah-v5, ...)"""
+    seeds: Counts = _default(0)
+    """seeds"""
+    arms: Names = _default("gp", "no_gp")
+    """gp (gradient penalty), no_gp and/or sac (plain SAC on the true reward)"""
+    steps: Positive = 30_000
+    """SAC env steps per run"""
+    demo_episodes: Positive = 4
+    """expert episodes behind the demonstrations"""
+    run: RunSettings = _runs_in("runs/imitation", workers=1)
+
+
+@dataclass
 class CheapTalkArgs:
     """Cheap talk (ACT): PPO victims with no, random, ACT-anti and ACT-pro messages; control."""
 

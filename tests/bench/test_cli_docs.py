@@ -56,7 +56,9 @@ def test_the_docs_show_every_command():
     assert len(lines) >= 20
     for command in ("list", "certify", "bench quick", "bench attacks", "bench leaderboard",
                     "bench smoothing", "bench robustness", "bench hacking", "bench cheap-talk",
-                    "bench overoptimization", "bench reward-distances"):  # fmt: skip
+                    "bench overoptimization", "bench reward-distances", "bench constrained",
+                    "bench reward-robustness", "bench critic-lipschitz", "bench imitation",
+                    "bench adversarial-policies"):  # fmt: skip
         assert any(line.startswith(f"advrl {command}") for line in lines), command
 
 
