@@ -13,7 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from advrl.bench.plotting import Panels, save_png
-from advrl.bench.report import caption, fixed_settings, seeds_text, setting_key, summary, to_csv
+from advrl.bench.report import (
+    caption,
+    fixed_settings,
+    seeds_text,
+    setting_key,
+    settings_label,
+    summary,
+    to_csv,
+    varying_settings,
+)
 from advrl.bench.store import ResultsStore
 from advrl.bench.targeted import ATTACK_ROWS, TARGETS, wilson
 from advrl.zoo.checkpoint import atomic_write_bytes
@@ -101,18 +110,23 @@ def write_targeted_report(run_dir: str | Path) -> dict[str, Path]:
 def targeted_figure(grouped: dict[str, tuple[dict, list[dict]]]):
     """Success rate (Wilson interval) and mean x-velocity per attack, a label per group."""
     panels = Panels(2, width=5.5, height=3.8)
+    varying = varying_settings([settings for settings, _ in grouped.values()], averaged=())
+    shown = [
+        a
+        for a in ATTACK_ROWS
+        if any(r["attack"] == a for _, recs in grouped.values() for r in pooled(recs))
+    ]
     for settings, recs in grouped.values():
         label = f"{settings['victim']} {settings['target']} eps={settings['eps']:g}"
-        if len(grouped) > 1:
-            label += f" ({setting_key(settings)[:40]})"
+        label += settings_label(settings, varying)
         rows = pooled(recs)
-        x = np.arange(len(rows))
+        x = np.array([shown.index(r["attack"]) for r in rows])
         rate = np.array([r["success_rate"] for r in rows])
         err = np.array([rate - [r["ci_low"] for r in rows], [r["ci_high"] for r in rows] - rate])
         panels.line(0, x, rate, label, err=err, join=False)
         panels.line(1, x, [r["mean_x_velocity"] for r in rows], label, join=False)
-        for ax in panels.axes:
-            ax.set_xticks(x, [r["attack"] for r in rows], rotation=30, ha="right", fontsize=8)
+    for ax in panels.axes:
+        ax.set_xticks(np.arange(len(shown)), shown, rotation=30, ha="right", fontsize=8)
     panels.axes[0].set(ylabel="targeted success rate", ylim=(-0.05, 1.05))
     panels.axes[1].set(ylabel="mean x-velocity (m/s)")
     panels.axes[1].axhline(0.0, color="grey", linewidth=0.8)

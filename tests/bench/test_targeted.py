@@ -79,3 +79,30 @@ def test_no_optimal_row_without_a_matching_shipped_adversary(tmp_path):
 
     assert shipped_optimal("ppo-halfcheetah", 0.15) is not None
     assert shipped_optimal("ppo-halfcheetah", 0.1) is None
+
+
+def test_figure_aligns_attacks_across_groups():
+    from advrl.bench.targeted_report import targeted_figure
+
+    def rec(eps, attacks):
+        rows = [
+            {
+                "attack": a,
+                "episodes": 2,
+                "successes": i % 3,
+                "mean_x_velocity": float(i),
+                "mean_target_return": 0.0,
+                "mean_return": 0.0,
+            }
+            for i, a in enumerate(attacks)
+        ]
+        cell = {**TargetedCell().to_dict(), "eps": eps}
+        return {"cell": cell, "result": {"rows": rows}}
+
+    full = ["none", "rat", "rat_unweighted", "intention"]
+    fig = targeted_figure(groups([rec(0.15, full), rec(0.1, ["none", "rat", "intention"])]))
+    ax = fig.axes[1]
+    assert [t.get_text() for t in ax.get_xticklabels()] == full
+    # "intention" sits at the same tick in both groups although one lacks the ablation.
+    xs = [line.get_xdata()[-1] for line in ax.lines if line.get_linestyle() == "None"]
+    assert xs == [3, 3]
