@@ -36,6 +36,7 @@ from advrl.cli_args import (
     RobustnessArgs,
     RunSettings,
     SmoothingArgs,
+    TargetedArgs,
 )
 from advrl.cli_types import UsageError, did_you_mean, finite, flags_of, one_line_errors
 
@@ -269,6 +270,19 @@ def cmd_imitation(args: ImitationArgs) -> int:
     return _run_and_report(cells, args.run, write_imitation_report)
 
 
+def cmd_targeted(args: TargetedArgs) -> int:
+    from advrl.bench.targeted import targeted_suite
+    from advrl.bench.targeted_report import write_targeted_report
+
+    cells = targeted_suite(
+        args.victims, args.targets, args.seeds, eps=args.eps,
+        intention_steps=args.intention_steps, adversary_steps=args.adversary_steps,
+        ablation_steps=args.ablation_steps, throughput_steps=args.throughput_steps,
+        episodes=args.episodes,
+    )  # fmt: skip
+    return _run_and_report(cells, args.run, write_targeted_report)
+
+
 def cmd_cheap_talk(args: CheapTalkArgs) -> int:
     from advrl.bench.cheap_talk import cheap_talk_suite, write_cheap_talk_report
 
@@ -343,6 +357,7 @@ BENCH_SUITES: dict[str, tuple[type, Callable[[Any], int]]] = {
     "constrained": (ConstrainedArgs, cmd_constrained),
     "adversarial-policies": (AdversarialPoliciesArgs, cmd_adversarial_policies),
     "imitation": (ImitationArgs, cmd_imitation),
+    "targeted": (TargetedArgs, cmd_targeted),
 }
 """``advrl bench <name>``: its flags and what runs them."""
 

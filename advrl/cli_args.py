@@ -370,6 +370,33 @@ class ImitationArgs:
 
 
 @dataclass
+class TargetedArgs:
+    """Targeted-behaviour attacks (RAT, Bai et al.): an intention policy learned from
+    preferences over the attacker's target, a learned observation attacker that steers the
+    victim towards it; targeted success rates against untargeted and targeted-PGD baselines."""
+
+    victims: Names = _default("ppo-halfcheetah")
+    """zoo victims"""
+    targets: Names = _default("backward")
+    """target behaviours"""
+    seeds: Counts = _default(0)
+    """seeds"""
+    eps: Finite = 0.15
+    """l_inf budget of every attack (the victim's normalised observation space)"""
+    intention_steps: Positive = 200_000
+    """PPO env steps of the intention policy"""
+    adversary_steps: Positive = 200_000
+    """PPO env steps of the RAT adversary"""
+    ablation_steps: Count = 0
+    """env steps of RAT without the weighting function (0: no ablation)"""
+    throughput_steps: Count = 0
+    """env steps of the RAT-vs-plain-PPO timing (0: not timed)"""
+    episodes: Positive = 20
+    """evaluation episodes per attack"""
+    run: RunSettings = _runs_in("runs/targeted", workers=1)
+
+
+@dataclass
 class CheapTalkArgs:
     """Cheap talk (ACT): PPO victims with no, random, ACT-anti and ACT-pro messages; control."""
 

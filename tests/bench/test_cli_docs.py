@@ -58,7 +58,7 @@ def test_the_docs_show_every_command():
                     "bench smoothing", "bench robustness", "bench hacking", "bench cheap-talk",
                     "bench overoptimization", "bench reward-distances", "bench constrained",
                     "bench reward-robustness", "bench critic-lipschitz", "bench imitation",
-                    "bench adversarial-policies"):  # fmt: skip
+                    "bench adversarial-policies", "bench targeted"):  # fmt: skip
         assert any(line.startswith(f"advrl {command}") for line in lines), command
 
 
