@@ -11,19 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3 import PPO
 from stable_baselines3.common.distributions import DiagGaussianDistribution
-from stable_baselines3.common.utils import explained_variance
-from torch.nn import functional as F
 
+from advrl.agents.regularized_ppo import RegularizedPPO
 from advrl.agents.state_adversarial import ramped_eps, sgld_max_state_kl
 from advrl.attacks.base import check_positive_int, check_real
 
 
-class SAPPO(PPO):
+class SAPPO(RegularizedPPO):
     """PPO whose policy loss carries the SA regulariser.
 
     Args:
@@ -92,81 +89,20 @@ class SAPPO(PPO):
             progress = self.num_timesteps / self.sa_horizon
         return ramped_eps(self.sa_eps, progress, self.sa_ramp)
 
-    def train(self) -> None:
-        """SB3's PPO update, with ``sa_kappa * regulariser`` added to each minibatch loss."""
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-        clip_range = self.clip_range(self._current_progress_remaining)
-        clip_range_vf = (
-            None if self.clip_range_vf is None
-            else self.clip_range_vf(self._current_progress_remaining)
-        )  # fmt: skip
-        eps = self.current_sa_eps()
-        logs: dict[str, list[float]] = {k: [] for k in ("pg", "value", "entropy", "clip", "sa")}
-        approx_kl_divs: list[float] = []
-        continue_training = True
-        for _epoch in range(self.n_epochs):
-            approx_kl_divs = []
-            for batch in self.rollout_buffer.get(self.batch_size):
-                values, log_prob, entropy = self.policy.evaluate_actions(
-                    batch.observations, batch.actions
-                )
-                values = values.flatten()
-                advantages = batch.advantages
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                ratio = th.exp(log_prob - batch.old_log_prob)
-                policy_loss = -th.min(
-                    advantages * ratio, advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
-                ).mean()
-                if clip_range_vf is None:
-                    values_pred = values
-                else:
-                    values_pred = batch.old_values + th.clamp(
-                        values - batch.old_values, -clip_range_vf, clip_range_vf
-                    )
-                value_loss = F.mse_loss(batch.returns, values_pred)
-                entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
-                sa_reg = sgld_max_state_kl(
-                    self._policy_mean, batch.observations, self.policy.log_std.exp(), eps,
-                    self.sa_steps, self._sa_generator,
-                ).mean()  # fmt: skip
-                loss = (
-                    policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-                    + self.sa_kappa * sa_reg
-                )  # fmt: skip
-                logs["pg"].append(policy_loss.item())
-                logs["value"].append(value_loss.item())
-                logs["entropy"].append(entropy_loss.item())
-                logs["clip"].append(th.mean((th.abs(ratio - 1) > clip_range).float()).item())
-                logs["sa"].append(sa_reg.item())
-                with th.no_grad():
-                    log_ratio = log_prob - batch.old_log_prob
-                    approx_kl = th.mean((th.exp(log_ratio) - 1) - log_ratio).item()
-                    approx_kl_divs.append(approx_kl)
-                if self.target_kl is not None and approx_kl > 1.5 * self.target_kl:
-                    continue_training = False
-                    break
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
-            self._n_updates += 1
-            if not continue_training:
-                break
-        explained_var = explained_variance(
-            self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
-        )
-        record = self.logger.record
-        record("train/entropy_loss", np.mean(logs["entropy"]))
-        record("train/policy_gradient_loss", np.mean(logs["pg"]))
-        record("train/value_loss", np.mean(logs["value"]))
-        record("train/approx_kl", np.mean(approx_kl_divs))
-        record("train/clip_fraction", np.mean(logs["clip"]))
-        record("train/loss", loss.item())
-        record("train/explained_variance", explained_var)
-        record("train/std", th.exp(self.policy.log_std).mean().item())
-        record("train/sa_regularizer", np.mean(logs["sa"]))
-        record("train/sa_eps", eps)
-        record("train/n_updates", self._n_updates, exclude="tensorboard")
-        record("train/clip_range", clip_range)
+    regularizer_log = "sa_regularizer"
+
+    @property
+    def regularizer_weight(self) -> float:
+        return self.sa_kappa
+
+    def _start_update(self) -> None:
+        self._eps_now = self.current_sa_eps()  # one radius for the whole update
+
+    def regularizer(self, obs: th.Tensor) -> th.Tensor:
+        return sgld_max_state_kl(
+            self._policy_mean, obs, self.policy.log_std.exp(), self._eps_now, self.sa_steps,
+            self._sa_generator,
+        ).mean()  # fmt: skip
+
+    def _record_update(self) -> None:
+        self.logger.record("train/sa_eps", self._eps_now)

@@ -8,8 +8,6 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 from stable_baselines3 import PPO
-from stable_baselines3.common.utils import explained_variance
-from torch.nn import functional as F
 
 from advrl.agents.lipschitz import local_lipschitz
 from advrl.agents.lipschitz_critics.penalties import (
@@ -22,9 +20,10 @@ from advrl.agents.lipschitz_critics.penalties import (
     value_gradient_penalty,
 )
 from advrl.agents.lipschitz_critics.policy import LipschitzValuePolicy
+from advrl.agents.regularized_ppo import RegularizedPPO
 
 
-class LipschitzPPO(PPO):
+class LipschitzPPO(RegularizedPPO):
     """PPO whose value loss can carry a Lipschitz penalty on ``V``, and whose value net can
     be spectral-normalised; logs ``train/value_lipschitz`` (the largest ``||grad_s V(s)||``
     over up to ``lipschitz_batch`` rollout observations) after every update.
@@ -142,11 +141,20 @@ class LipschitzPPO(PPO):
         return adversarial_value_penalty(v, obs, eps=self.adv_eps, steps=self.adv_steps,
                                          generator=g)  # fmt: skip
 
+    regularizer_log = "value_penalty"
+
+    @property
+    def regularizer_weight(self) -> float:
+        return self.penalty_coef
+
+    def regularizer(self, obs: th.Tensor) -> th.Tensor:
+        return self.value_regularizer(obs)
+
     def train(self) -> None:
         if self.value_penalty is None:
-            super().train()  # spectral norm lives in the net: SB3's update unchanged
+            PPO.train(self)  # spectral norm lives in the net: SB3's own update, unchanged
         else:
-            self._train_with_penalty()
+            super().train()  # RegularizedPPO: penalty_coef * penalty in each minibatch loss
         self._log_lipschitz()
 
     def _log_lipschitz(self) -> None:
@@ -157,83 +165,3 @@ class LipschitzPPO(PPO):
         self.policy.set_training_mode(False)  # no power iteration for a measurement
         estimate = local_lipschitz(value_fn(self.policy), self.policy.obs_to_tensor(obs)[0])
         self.logger.record("train/value_lipschitz", estimate)
-
-    def _train_with_penalty(self) -> None:
-        """SB3 2.x's ``PPO.train`` (advantage normalisation, value clipping, target-KL early
-        stop, gradient clipping, the same logs), with ``penalty_coef * penalty`` added."""
-        self.policy.set_training_mode(True)
-        self._update_learning_rate(self.policy.optimizer)
-        clip_range = self.clip_range(self._current_progress_remaining)
-        clip_range_vf = (
-            None if self.clip_range_vf is None
-            else self.clip_range_vf(self._current_progress_remaining)
-        )  # fmt: skip
-        logs: dict[str, list[float]] = {k: [] for k in ("pg", "value", "entropy", "clip", "pen")}
-        approx_kl_divs: list[float] = []
-        continue_training = True
-        for _epoch in range(self.n_epochs):
-            approx_kl_divs = []
-            for batch in self.rollout_buffer.get(self.batch_size):
-                actions = batch.actions
-                if isinstance(self.action_space, spaces.Discrete):
-                    actions = actions.long().flatten()
-                values, log_prob, entropy = self.policy.evaluate_actions(batch.observations,
-                                                                         actions)  # fmt: skip
-                values = values.flatten()
-                advantages = batch.advantages
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-                ratio = th.exp(log_prob - batch.old_log_prob)
-                policy_loss = -th.min(
-                    advantages * ratio, advantages * th.clamp(ratio, 1 - clip_range, 1 + clip_range)
-                ).mean()
-                if clip_range_vf is None:
-                    values_pred = values
-                else:
-                    values_pred = batch.old_values + th.clamp(
-                        values - batch.old_values, -clip_range_vf, clip_range_vf
-                    )
-                value_loss = F.mse_loss(batch.returns, values_pred)
-                entropy_loss = -th.mean(-log_prob) if entropy is None else -th.mean(entropy)
-                penalty = self.value_regularizer(batch.observations)
-                loss = (
-                    policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
-                    + self.penalty_coef * penalty
-                )  # fmt: skip
-                logs["pg"].append(policy_loss.item())
-                logs["value"].append(value_loss.item())
-                logs["entropy"].append(entropy_loss.item())
-                logs["clip"].append(th.mean((th.abs(ratio - 1) > clip_range).float()).item())
-                logs["pen"].append(penalty.item())
-                with th.no_grad():
-                    log_ratio = log_prob - batch.old_log_prob
-                    approx_kl = th.mean((th.exp(log_ratio) - 1) - log_ratio).item()
-                    approx_kl_divs.append(approx_kl)
-                if self.target_kl is not None and approx_kl > 1.5 * self.target_kl:
-                    continue_training = False
-                    break
-                self.policy.optimizer.zero_grad()
-                loss.backward()
-                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
-                self.policy.optimizer.step()
-            self._n_updates += 1
-            if not continue_training:
-                break
-        explained_var = explained_variance(
-            self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten()
-        )
-        record = self.logger.record
-        record("train/entropy_loss", np.mean(logs["entropy"]))
-        record("train/policy_gradient_loss", np.mean(logs["pg"]))
-        record("train/value_loss", np.mean(logs["value"]))
-        record("train/value_penalty", np.mean(logs["pen"]))
-        record("train/approx_kl", np.mean(approx_kl_divs))
-        record("train/clip_fraction", np.mean(logs["clip"]))
-        record("train/loss", loss.item())
-        record("train/explained_variance", explained_var)
-        if hasattr(self.policy, "log_std"):
-            record("train/std", th.exp(self.policy.log_std).mean().item())
-        record("train/n_updates", self._n_updates, exclude="tensorboard")
-        record("train/clip_range", clip_range)
-        if clip_range_vf is not None:
-            record("train/clip_range_vf", clip_range_vf)
