@@ -116,7 +116,48 @@ class LearnedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, proxy, terminated, truncated, info
 
 
-class VecLearnedReward(VecEnvWrapper):
+class VecTransitionWrapper(VecEnvWrapper):
+    """An SB3 VecEnv wrapper that sees each step as transitions ``(obs, action, next_obs)``
+    of all envs at once; subclasses define :meth:`transition_step`.
+
+    Where an episode ended, ``next_obs`` is ``info["terminal_observation"]`` (SB3
+    auto-resets, so the returned observation already belongs to the next episode).
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        super().__init__(venv)
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        self._last_obs = self.venv.reset()
+        return self._last_obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+        self.venv.step_async(actions)
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        if self._last_obs is None:
+            raise RuntimeError("call reset() before step()")
+        next_obs = obs
+        ended = [i for i, d in enumerate(dones) if d and "terminal_observation" in infos[i]]
+        if ended:  # copy only when needed: the common step has no episode end
+            next_obs = obs.copy()
+            for i in ended:
+                next_obs[i] = infos[i]["terminal_observation"]
+        rewards = self.transition_step(self._last_obs, self._actions, next_obs, rewards, infos)
+        self._last_obs = obs
+        return obs, rewards, dones, infos
+
+    def transition_step(self, obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray,
+                        rewards: np.ndarray, infos: list[dict]) -> np.ndarray:  # fmt: skip
+        """The rewards to return for this step's transitions (may write into ``infos``)."""
+        return rewards
+
+
+class VecLearnedReward(VecTransitionWrapper):
     """SB3 VecEnv version of :class:`LearnedReward`: one batched forward pass per step over
     all envs. Where an episode ended, ``next_obs`` is ``info["terminal_observation"]`` (SB3
     auto-resets, so the returned observation already belongs to the next episode).
@@ -142,31 +183,11 @@ class VecLearnedReward(VecEnvWrapper):
                 f"VecLearnedReward needs Box observations, got {venv.observation_space}"
             )
         self.model = model
-        self._last_obs: np.ndarray | None = None
-        self._actions: np.ndarray | None = None
 
-    def reset(self) -> np.ndarray:
-        self._last_obs = self.venv.reset()
-        return self._last_obs
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
-        self.venv.step_async(actions)
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        if self._last_obs is None:
-            raise RuntimeError("call reset() before step()")
-        next_obs = obs
-        ended = [i for i, d in enumerate(dones) if d and "terminal_observation" in infos[i]]
-        if ended:  # copy only when needed: the common step has no episode end
-            next_obs = obs.copy()
-            for i in ended:
-                next_obs[i] = infos[i]["terminal_observation"]
-        proxies, spread = predict_rewards(self.model, self._last_obs, self._actions, next_obs)
+    def transition_step(self, obs, actions, next_obs, rewards, infos) -> np.ndarray:
+        proxies, spread = predict_rewards(self.model, obs, actions, next_obs)
         for info, true, proxy, std in zip(infos, rewards.tolist(), proxies.tolist(),
                                           spread.tolist(), strict=True):  # fmt: skip
             info.setdefault("reward_true", true)
             info["reward_proxy"], info["reward_std"] = proxy, std
-        self._last_obs = obs
-        return obs, proxies.astype(np.float32), dones, infos
+        return proxies.astype(np.float32)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from advrl.envs.learned_reward import _check_model, predict_rewards
+from advrl.envs.learned_reward import VecTransitionWrapper, _check_model, predict_rewards
 
 
 def _check_names(names: Sequence[str], what: str) -> tuple[str, ...]:
@@ -30,7 +30,7 @@ def _check_names(names: Sequence[str], what: str) -> tuple[str, ...]:
     return names
 
 
-class VecRewardComponents(VecEnvWrapper):
+class VecRewardComponents(VecTransitionWrapper):
     """Write each learned model's reward of ``(obs, action, next_obs)`` into
     ``info["reward_<name>"]``; the returned reward and every other info key are untouched.
     Where an episode ended, ``next_obs`` is ``info["terminal_observation"]``.
@@ -53,37 +53,17 @@ class VecRewardComponents(VecEnvWrapper):
         for model in models.values():
             _check_model(model)
         self.models = dict(models)
-        self._last_obs: np.ndarray | None = None
-        self._actions: np.ndarray | None = None
 
-    def reset(self) -> np.ndarray:
-        self._last_obs = self.venv.reset()
-        return self._last_obs
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
-        self.venv.step_async(actions)
-
-    def step_wait(self):
-        obs, rewards, dones, infos = self.venv.step_wait()
-        if self._last_obs is None:
-            raise RuntimeError("call reset() before step()")
-        next_obs = obs
-        ended = [i for i, d in enumerate(dones) if d and "terminal_observation" in infos[i]]
-        if ended:
-            next_obs = obs.copy()
-            for i in ended:
-                next_obs[i] = infos[i]["terminal_observation"]
+    def transition_step(self, obs, actions, next_obs, rewards, infos) -> np.ndarray:
         for name, model in self.models.items():
             key = f"reward_{name}"
             if key in infos[0]:  # e.g. "forward" would hide MuJoCo's true reward_forward
                 raise ValueError(f"component {name!r} would overwrite the env's info[{key!r}]; "
                                  "give the learned component another name")  # fmt: skip
-            values, _ = predict_rewards(model, self._last_obs, self._actions, next_obs)
+            values, _ = predict_rewards(model, obs, actions, next_obs)
             for info, value in zip(infos, values.tolist(), strict=True):
                 info[key] = value
-        self._last_obs = obs
-        return obs, rewards, dones, infos
+        return rewards
 
 
 class VecComposeRewards(VecEnvWrapper):
