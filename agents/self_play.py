@@ -8,9 +8,9 @@ learners taking turns (with a timescale ratio between them).
 - :class:`TakeTurns`: one learner per player; each phase one of them trains against the
   other, frozen. Victims of an asymmetric game (``you_shall_not_pass``: runner and blocker)
   are trained this way, and so is adversarial training with Liu et al.'s timescale
-  separation ("Rethinking Adversarial Policies", Sec. 5): the attacker takes
-  ``steps[attacker] / steps[victim]`` times as many env steps per round as the victim, so it
-  nearly best-responds before the victim moves.
+  separation ("Rethinking Adversarial Policies", as we read it: they published no code): the
+  attacker takes ``steps[attacker] / steps[victim]`` times as many env steps per round as the
+  victim, so it nearly best-responds before the victim moves.
 
 Both train in :class:`~advrl.envs.agent_view.VecAgentView`, whose opponents are read live
 (one batched forward pass per step for all copies).

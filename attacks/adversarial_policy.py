@@ -2,10 +2,13 @@
 with Liu et al.'s partial control as a budget.
 
 Liu et al. ("Rethinking Adversarial Policies: A Generalized Attack Formulation and Provable
-Defense in RL", Sec. 3) let the attacker control the victim's opponent only in part: the
-opponent follows its own, normally trained policy, and the attacker's policy replaces it
-with probability ``budget`` at each step (``mode="mixture"``, their formulation: the played
-policy is ``(1 - budget) * normal + budget * attacker``). ``budget = 1`` is Gleave et al.'s
+Defense in RL") let the attacker control the victim's opponent only in part: the opponent
+follows its own, normally trained policy, and the attacker's policy replaces it with
+probability ``budget`` at each step (``mode="mixture"``: the played policy is
+``(1 - budget) * normal + budget * attacker``). This is our reading of their formulation:
+their repository (``xiangyu-liu/Rethinking-Adversarial-Policies-in-RL``) holds only a README,
+so there was no code to match; their stealthiness regulariser on the state distribution shift
+is not implemented. ``budget = 1`` is Gleave et al.'s
 attack, which controls the opponent completely; ``budget = 0`` is no attack.
 ``mode="interpolate"`` instead plays the convex combination of the two actions each step.
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import gymnasium as gym
@@ -84,7 +85,7 @@ def arena_xml(players: tuple[str, str], arena: str) -> str:
 </mujoco>"""
 
 
-class _Duel(ParallelEnv):
+class _Duel(ParallelEnv, ABC):
     """What both games share: the physics, the players' observations, actions and costs."""
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 25}
@@ -234,16 +235,17 @@ class _Duel(ParallelEnv):
 
     # -- the game ---------------------------------------------------------------------------
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Place both players for a new game (``_place``)."""
 
+    @abstractmethod
     def outcome(self) -> tuple[str | None, bool]:
         """(winner or None, whether the game is over)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def progress(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """Each player's dense shaping for this step (zero-sum), shape (2,)."""
-        raise NotImplementedError
 
 
 class Sumo(_Duel):

@@ -120,7 +120,7 @@ class AdversarialPolicyCell:
 
 
 def defend(cell: AdversarialPolicyCell, victim):
-    """Adversarial training of the victim with timescale separation (Liu et al., Sec. 5):
+    """Adversarial training of the victim with timescale separation (Liu et al.):
     each round the attacker (a fresh PPO learner, in full control) takes ``attacker_ratio``
     victim rollouts' worth of steps, then the victim one rollout."""
     from advrl.agents.self_play import TakeTurns
