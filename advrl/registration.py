@@ -128,6 +128,14 @@ GYM_ENVS += (
         "victim_deterministic, actor_steps, step_size, probe, magnitude)",
         vector_entry_point="advrl.attacks.learned.adversary_vector:direction_adversary_vec",
     ),
+    EnvEntry(
+        "advrl/TargetedAdversary-v0",
+        "advrl.attacks.learned.rat:TargetedAdversaryEnv",
+        "RAT's game: perturb a frozen zoo victim's normalised observation by eps*action so "
+        "that it acts as an intention policy, reward = -||victim action - intention action||^2 "
+        "(kwargs: victim, intention, eps, norm, victim_digest, victim_deterministic)",
+        vector_entry_point="advrl.attacks.learned.adversary_vector:targeted_adversary_vec",
+    ),
 )
 
 _FORCE_TASKS = ("InvertedPendulum", "HalfCheetah", "Hopper", "Walker2d")

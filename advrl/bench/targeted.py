@@ -208,6 +208,15 @@ class TargetedCell:
 def learn_intention(cell: TargetedCell, victim) -> tuple[Any, dict[str, float]]:
     """Reward ensemble from synthetic preferences, then a PPO intention on its mean reward.
     Returns the intention's TorchPolicy (its normaliser frozen) and the ensemble's record."""
+    from advrl.policies import from_sb3
+
+    model, venv, record = train_intention(cell, victim)
+    return from_sb3(model, venv), record
+
+
+def train_intention(cell: TargetedCell, victim) -> tuple[Any, Any, dict[str, float]]:
+    """:func:`learn_intention`'s training: the SB3 PPO intention, its ``VecNormalize``
+    (whose statistics it acts on) and the ensemble's record (what the zoo ships)."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
@@ -219,7 +228,6 @@ def learn_intention(cell: TargetedCell, victim) -> tuple[Any, dict[str, float]]:
         train_ensemble,
     )
     from advrl.envs.learned_reward import VecLearnedReward
-    from advrl.policies import from_sb3
     from advrl.zoo.train import PPO_MUJOCO
 
     target = TARGETS[cell.target]
@@ -248,9 +256,8 @@ def learn_intention(cell: TargetedCell, victim) -> tuple[Any, dict[str, float]]:
                "batch_size": min(256, cell.rollout_steps)}  # fmt: skip
     model = PPO("MlpPolicy", venv, seed=cell.seed, verbose=0, device="cpu", **hparams)
     model.learn(cell.intention_steps)
-    intention = from_sb3(model, venv)
     record = {"rm_held_out_accuracy": float(np.mean([r.held_out_accuracy for r in reports]))}
-    return intention, record
+    return model, venv, record
 
 
 def intention_states(intention, victim_policy, target: str, seed: int, n: int = 2000):

@@ -121,6 +121,12 @@ class ObservationAdversaryEnv(gym.Env):
 
     # Batched internals, shared by this env (batch of one) and VecObservationAdversary.
 
+    @classmethod
+    def play_batch(cls, envs: list[ObservationAdversaryEnv], actions: np.ndarray) -> list[tuple]:
+        """One step of a batch of these games (:func:`play_step`); a game with another
+        reward (RAT's) overrides it, and both batched twins call it."""
+        return play_step(envs, actions)
+
     def normalise(self, raw: np.ndarray) -> th.Tensor:
         """Raw task observations (batch, obs_dim) -> the victim's normalised ones."""
         raw_t = th.as_tensor(raw, dtype=th.float32, device=self.policy.device)
@@ -210,9 +216,8 @@ class VecObservationAdversary(DummyVecEnv):
         envs: list[ObservationAdversaryEnv] = self.envs  # type: ignore[assignment]
         if any(env._obs_norm is None for env in envs):
             raise RuntimeError("call reset() before step()")
-        for i, (obs, reward, terminated, truncated, info) in enumerate(
-            play_step(envs, self.actions)
-        ):
+        steps = type(envs[0]).play_batch(envs, self.actions)
+        for i, (obs, reward, terminated, truncated, info) in enumerate(steps):
             self.buf_rews[i], self.buf_dones[i] = reward, terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
             if self.buf_dones[i]:

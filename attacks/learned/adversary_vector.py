@@ -3,13 +3,15 @@
 :class:`ObservationAdversaryVectorEnv` is to Gymnasium's vector API (``gym.make_vec``,
 CleanRL-style loops) what :class:`~advrl.attacks.learned.adversary_env.VecObservationAdversary`
 is to SB3: ``n`` game envs, each with its own task and generator, whose victim forward passes
-(normalise, act) run as one batch through the same :func:`play_step`. Env ``i`` follows the
+(normalise, act) run as one batch through the same step as SB3's twin (the game's
+``play_batch``). Env ``i`` follows the
 trajectory of a single env seeded alike (tested), in either autoreset mode Gymnasium's own
 vector envs default to or offer: ``NEXT_STEP`` (the step after an episode's last returns the
 next episode's first observation, reward 0) and ``SAME_STEP`` (the last observation goes to
 ``info["final_obs"]``).
 
-``advrl/ObservationAdversary-v0`` and ``advrl/DirectionAdversary-v0`` name these as their
+``advrl/ObservationAdversary-v0``, ``advrl/DirectionAdversary-v0`` and
+``advrl/TargetedAdversary-v0`` (RAT) name these as their
 ``vector_entry_point``, so ``gym.make_vec(id, n, vectorization_mode="vector_entry_point")``
 builds the batched game.
 """
@@ -24,7 +26,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv, play_step
+from advrl.attacks.learned.adversary_env import ObservationAdversaryEnv
 
 MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
 
@@ -118,7 +120,8 @@ class ObservationAdversaryVectorEnv(gym.vector.VectorEnv):
             self._observations[i], info = self.envs[i].reset()
             infos = self._add_info(infos, info, i)
         if played.size:
-            steps = play_step([self.envs[i] for i in played], actions[played])
+            batch = [self.envs[i] for i in played]
+            steps = type(batch[0]).play_batch(batch, actions[played])
             finals: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
             for i, (obs, reward, term, trunc, info) in zip(played, steps, strict=True):
                 rewards[i], terminated[i], truncated[i] = reward, term, trunc
@@ -180,3 +183,10 @@ def direction_adversary_vec(num_envs: int = 1, **kwargs: Any) -> ObservationAdve
     from advrl.attacks.learned.paad import DirectionAdversaryEnv
 
     return _vector_entry_point(DirectionAdversaryEnv)(num_envs, **kwargs)
+
+
+def targeted_adversary_vec(num_envs: int = 1, **kwargs: Any) -> ObservationAdversaryVectorEnv:
+    """The ``vector_entry_point`` of RAT's game (``advrl/TargetedAdversary-v0``)."""
+    from advrl.attacks.learned.rat import TargetedAdversaryEnv
+
+    return _vector_entry_point(TargetedAdversaryEnv)(num_envs, **kwargs)

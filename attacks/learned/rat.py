@@ -44,7 +44,7 @@ from advrl.attacks.learned.adversary_env import (
 from advrl.attacks.learned.artifacts import AdversaryCard, load_sb3_adversary, save_sb3_adversary
 from advrl.attacks.learned.optimal import PPO_ADVERSARY, OptimalAttack, adversary_mean
 from advrl.attacks.learned.rat_weighting import Weighting, alignment, closeness, weighting_step
-from advrl.attacks.learned.victims import victim_digest
+from advrl.attacks.learned.victims import load_victim, victim_digest
 from advrl.types import Norm, TorchPolicy
 
 GAME_ID = "advrl/ObservationAdversary-v0"
@@ -96,8 +96,10 @@ class TargetedAdversaryEnv(ObservationAdversaryEnv):
     Args:
         victim, eps, norm, victim_digest, victim_deterministic: as
             :class:`ObservationAdversaryEnv`.
-        intention: the intention policy (a :class:`~advrl.types.TorchPolicy` with its own
-            normaliser; it sees the clean state).
+        intention: the intention policy: a :class:`~advrl.types.TorchPolicy` with its own
+            normaliser (it sees the clean state), or a zoo name or zoo-format file. The
+            default, ``intention-halfcheetah-backward``, runs HalfCheetah backwards
+            (learned from preferences; ``python -m advrl.zoo.train_intention``).
         weighting: RAT's state weights (shared by all envs of a training run); None: 1.
 
     Info adds ``closeness`` (minus the squared action distance), ``weight`` and
@@ -116,7 +118,7 @@ class TargetedAdversaryEnv(ObservationAdversaryEnv):
     def __init__(
         self,
         victim: Any = "ppo-halfcheetah",
-        intention: TorchPolicy | None = None,
+        intention: Any = "intention-halfcheetah-backward",
         eps: float = 0.15,
         norm: Norm = "linf",
         victim_digest: str | None = None,
@@ -124,8 +126,8 @@ class TargetedAdversaryEnv(ObservationAdversaryEnv):
         weighting: Weighting | None = None,
     ) -> None:
         super().__init__(victim, eps, norm, victim_digest, victim_deterministic)
-        if intention is None:
-            raise TypeError("TargetedAdversaryEnv needs an intention policy")
+        if isinstance(intention, str):  # a zoo name or zoo-format file, as victims are
+            intention = load_victim(intention).torch_policy()
         self.intention = check_intention(intention, self.policy)
         if weighting is not None and not isinstance(weighting, Weighting):
             raise TypeError(f"weighting must be a Weighting or None, got {weighting!r}")
@@ -146,6 +148,10 @@ class TargetedAdversaryEnv(ObservationAdversaryEnv):
         out = clean + delta
         return out if clip is None else out.clamp(-clip, clip)
 
+    @classmethod
+    def play_batch(cls, envs: list[ObservationAdversaryEnv], actions: np.ndarray) -> list[tuple]:
+        return targeted_play_step(envs, actions)  # type: ignore[arg-type]
+
     def step(self, action: np.ndarray):
         if self._obs_norm is None:
             raise RuntimeError("call reset() before step()")
@@ -162,26 +168,6 @@ def targeted_play_step(envs: list[TargetedAdversaryEnv], actions: np.ndarray) ->
         info.update(closeness=float(near[i]), weight=float(weight[i]))
         out.append((obs, float(rewards[i]), terminated, truncated, info))
     return out
-
-
-class VecTargetedAdversary(VecObservationAdversary):
-    """:class:`VecObservationAdversary` for :class:`TargetedAdversaryEnv` (RAT's reward)."""
-
-    def step_wait(self):
-        envs: list[TargetedAdversaryEnv] = self.envs  # type: ignore[assignment]
-        if any(env._obs_norm is None for env in envs):
-            raise RuntimeError("call reset() before step()")
-        steps = targeted_play_step(envs, self.actions)
-        for i, (obs, reward, terminated, truncated, info) in enumerate(steps):
-            self.buf_rews[i], self.buf_dones[i] = reward, terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
-            if self.buf_dones[i]:
-                info["terminal_observation"] = obs
-                obs, self.reset_infos[i] = envs[i].reset()
-            self.buf_infos[i] = info
-            self._save_obs(i, obs)
-        return self._obs_from_buf(), np.copy(self.buf_rews), np.copy(self.buf_dones), \
-            list(self.buf_infos)  # fmt: skip
 
 
 class IntentionPGD(PGD):
@@ -312,7 +298,7 @@ def train_rat_adversary(
                                   weighting_lr)  # fmt: skip
         first.weighting = weighting
     shared = dict(env_kwargs, intention=intention, weighting=weighting)
-    envs = VecTargetedAdversary(
+    envs = VecObservationAdversary(
         [lambda: first] + [lambda: TargetedAdversaryEnv(**shared)] * (n_envs - 1)
     )
     envs.seed(seed)

@@ -6,10 +6,10 @@ import pytest
 import torch as th
 
 import advrl.zoo
+from advrl.attacks.learned.adversary_env import VecObservationAdversary
 from advrl.attacks.learned.rat import (
     IntentionPGD,
     TargetedAdversaryEnv,
-    VecTargetedAdversary,
     intention_actions,
     load_rat_adversary,
     train_rat_adversary,
@@ -66,7 +66,7 @@ def test_step_applies_the_perturbation_and_rewards_closeness(victim, intention):
 
 def test_vec_env_matches_single_envs(victim, intention):
     kwargs = dict(victim=victim, intention=intention, eps=0.15)
-    vec = VecTargetedAdversary([lambda: TargetedAdversaryEnv(**kwargs)] * 2)
+    vec = VecObservationAdversary([lambda: TargetedAdversaryEnv(**kwargs)] * 2)
     vec.seed(5)
     singles = [TargetedAdversaryEnv(**kwargs) for _ in range(2)]
     obs = vec.reset()
@@ -87,8 +87,10 @@ def test_clear_errors(victim, intention):
         TargetedAdversaryEnv(victim, intention=advrl.zoo.load("ppo-hopper").torch_policy())
     with pytest.raises(ValueError, match="continuous"):
         TargetedAdversaryEnv(victim, intention=advrl.zoo.load("ppo-cartpole").torch_policy())
-    with pytest.raises(TypeError, match="intention"):
+    with pytest.raises(ValueError, match="spaces differ"):  # a zoo name is loaded, then checked
         TargetedAdversaryEnv(victim, intention="ppo-hopper")
+    with pytest.raises(TypeError, match="intention"):
+        TargetedAdversaryEnv(victim, intention=3)
     with pytest.raises(TypeError, match="weighting"):
         TargetedAdversaryEnv(victim, intention=intention, weighting=1.0)
     with pytest.raises(ValueError, match="steps"):
@@ -138,3 +140,38 @@ def test_unweighted_training_keeps_weight_one(intention):
     assert trained.weighting is None and trained.card.env_kwargs["weighted"] is False
     infos = trained.model.get_env().venv.venv.buf_infos
     assert all(info["weight"] == 1.0 for info in infos)
+
+
+def test_registered_game_uses_the_shipped_intention_batched_and_after_a_copy():
+    """``advrl/TargetedAdversary-v0``: the default intention is the shipped one; the vector
+    entry point follows single envs seeded alike; a pickled copy still perturbs and rewards
+    the same."""
+    import pickle
+
+    import advrl  # noqa: F401  (registers the ids)
+
+    env = gym.make("advrl/TargetedAdversary-v0", eps=0.15, victim_deterministic=True)
+    game = env.unwrapped
+    shipped = advrl.zoo.load("intention-halfcheetah-backward").torch_policy()
+    probe = th.as_tensor(np.linspace(-1, 1, 17), dtype=th.float32)[None]
+    with th.no_grad():
+        assert th.allclose(game.intention.action(probe), shipped.action(probe))
+    actions = np.random.default_rng(0).uniform(-1, 1, (3, 17)).astype(np.float32)
+    actions[:, 0] = 1.0  # so the perturbation's l_inf norm is the whole budget
+    env.reset(seed=0)
+    env.step(actions[0])
+    copy = pickle.loads(pickle.dumps(env))
+    # (Gymnasium's MuJoCo envs rebuild their physics on unpickling: both are reset.)
+    (obs, _), _ = env.reset(seed=4), copy.reset(seed=4)
+    by_env = [env.step(a)[1:] for a in actions]
+    by_copy = [copy.step(a)[1:] for a in actions]
+    for (r, *_, info), (r_copy, *_, info_copy) in zip(by_env, by_copy, strict=True):
+        assert r == pytest.approx(r_copy, rel=1e-6) and r == pytest.approx(info["closeness"])
+        assert info_copy["attack_norm"] == pytest.approx(0.15, rel=1e-5)  # applied, in budget
+    envs = gym.make_vec("advrl/TargetedAdversary-v0", 2, vectorization_mode="vector_entry_point",
+                        eps=0.15, victim_deterministic=True)  # fmt: skip
+    vec_obs, _ = envs.reset(seed=4)
+    assert vec_obs[0] == pytest.approx(obs)
+    _, rewards, *_, infos = envs.step(np.stack([actions[0], actions[0]]))
+    assert rewards[0] == pytest.approx(by_env[0][0], rel=1e-5)
+    assert infos["closeness"][0] == pytest.approx(by_env[0][0], rel=1e-5)
