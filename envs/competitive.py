@@ -324,6 +324,10 @@ class YouShallNotPass(_Duel):
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("max_cycles", 250)
+        # Crossing the corridor is worth ``shaping``: at sumo's 5 a PPO runner never learns
+        # to run (the time-out's -10, which its observation cannot foresee, swamps a 0.03
+        # per-step signal); at 20 it crosses against a random blocker within 100k steps.
+        kwargs.setdefault("shaping", 20.0)
         super().__init__(**kwargs)
 
     def start(self) -> None:
