@@ -84,6 +84,16 @@ def test_runner_wins_by_crossing_the_line_and_the_blocker_by_holding_until_time(
     assert infos["blocker"]["winner"] == "blocker" and infos["runner"]["reward_win"] == -10.0
 
 
+def test_the_corridor_pays_more_for_progress_than_the_ring_unless_told():
+    # The corridor's shaping is 20 (at sumo's 5 a PPO runner never learned to run); a given
+    # value is kept, and the crossing is worth it.
+    assert YouShallNotPass().shaping == 20.0 and Sumo().shaping == 5.0
+    env = YouShallNotPass(shaping=3.0)
+    run = lambda o: np.array([1.0, 0.0, 0.0, 0.0])  # noqa: E731
+    _, _, shaping = play(env, {"runner": run, "blocker": lambda o: np.array([0.0, 1.0, 0, 0])}, 0)
+    assert env.shaping == 3.0 and 0.9 * 3.0 < shaping["runner"] < 1.2 * 3.0
+
+
 def test_the_walls_keep_players_in_the_corridor():
     env = YouShallNotPass(max_cycles=100)
     env.reset(seed=0)
