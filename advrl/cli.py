@@ -258,7 +258,8 @@ def cmd_adversarial_policies(args: AdversarialPoliciesArgs) -> int:
     from advrl.bench.adversarial_policies_report import write_adversarial_policies_report
 
     cells = adversarial_policies_suite(args.games, args.budgets, args.seeds, args.steps,
-                                       args.episodes, args.defenses, args.mode)  # fmt: skip
+                                       args.episodes, args.defenses, args.mode,
+                                       args.defense_rounds, args.attacker_ratio)  # fmt: skip
     return _run_and_report(cells, args.run, write_adversarial_policies_report)
 
 

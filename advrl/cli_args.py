@@ -344,6 +344,10 @@ class AdversarialPoliciesArgs:
     defenses: Names = _default("none", "adversarial_training")
     """none and/or adversarial_training (the victim trained against an attacker first; budget
     1 only)"""
+    defense_rounds: Positive = 20
+    """adversarial training rounds (each: the attacker's steps, then one victim rollout)"""
+    attacker_ratio: Positive = 4
+    """attacker env steps per victim step in each round (Liu et al.'s timescale separation)"""
     mode: Literal["mixture", "interpolate"] = "mixture"
     """mixture: the attacker acts with probability budget (Liu et al.); interpolate: the
     actions are mixed"""

@@ -176,6 +176,7 @@ def matches(cell: AdversarialPolicyCell, policies: dict[str, Any]) -> dict[str, 
 def adversarial_policies_suite(
     games: list[str], budgets: list[float], seeds: list[int], steps: int = 300_000,
     episodes: int = 200, defenses: list[str] | None = None, mode: str = "mixture",
+    defense_rounds: int = 20, attacker_ratio: int = 4,
 ) -> list[AdversarialPolicyCell]:  # fmt: skip
     """One cell per game, defense, budget and seed (defended victims: budget 1 only).
 
@@ -189,7 +190,8 @@ def adversarial_policies_suite(
     for game in games:
         for defense in defenses or ["none"]:
             for budget in budgets if defense == "none" else [1.0]:
-                cells += [AdversarialPolicyCell(game, budget, seed, steps, episodes, mode, defense)
+                cells += [AdversarialPolicyCell(game, budget, seed, steps, episodes, mode, defense,
+                                                defense_rounds, attacker_ratio)
                           for seed in seeds]  # fmt: skip
     shipped = set(advrl.zoo.names())
     missing = sorted({n for c in cells for n in c.names if n not in shipped})
