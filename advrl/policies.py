@@ -62,11 +62,7 @@ class ObsNormalizer:
     ) -> ObsNormalizer:
         if not venv.norm_obs:
             raise ValueError("VecNormalize has norm_obs=False: there is no observation normaliser")
-        stats = ObsStats(
-            mean=np.array(venv.obs_rms.mean), var=np.array(venv.obs_rms.var),
-            clip_obs=float(venv.clip_obs), epsilon=float(venv.epsilon),
-        )  # fmt: skip
-        return cls(stats, device)
+        return cls(ObsStats.from_vec_normalize(venv), device)
 
     def normalize(self, raw: th.Tensor) -> th.Tensor:
         return th.clamp((raw - self.mean) / self.std, -self.clip, self.clip)

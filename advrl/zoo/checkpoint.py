@@ -76,6 +76,12 @@ class ObsStats:
     clip_obs: float = 10.0
     epsilon: float = 1e-8
 
+    @classmethod
+    def from_vec_normalize(cls, venv: Any) -> ObsStats:
+        """The statistics an SB3 ``VecNormalize`` normalises observations with, copied."""
+        return cls(mean=np.array(venv.obs_rms.mean), var=np.array(venv.obs_rms.var),
+                   clip_obs=float(venv.clip_obs), epsilon=float(venv.epsilon))  # fmt: skip
+
     def __post_init__(self) -> None:
         mean, var = np.asarray(self.mean), np.asarray(self.var)
         if mean.shape != var.shape:
@@ -257,3 +263,17 @@ def _obs_stats(tensors: dict[str, th.Tensor], header: dict[str, Any]) -> ObsStat
         clip_obs=float(header["clip_obs"]),
         epsilon=float(header["epsilon"]),
     )
+
+
+def stack_versions() -> dict[str, str]:
+    """The library versions a card records with a trained file (MuJoCo's physics rounding
+    differs by release, so results are tied to it)."""
+    import importlib.metadata
+    import platform
+
+    import gymnasium as gym
+    import stable_baselines3
+
+    return {"python": platform.python_version(), "torch": th.__version__,
+            "stable_baselines3": stable_baselines3.__version__, "gymnasium": gym.__version__,
+            "mujoco": importlib.metadata.version("mujoco")}  # fmt: skip

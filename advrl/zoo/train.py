@@ -11,9 +11,7 @@ into the checkpoint so attacks can work in the normalised space (SA-PPO protocol
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import platform
 import shlex
 import sys
 import time
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
@@ -29,7 +26,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecNormalize
 
 from advrl.zoo import ZOO_DIR, load_file
-from advrl.zoo.checkpoint import ObsStats, atomic_write_bytes, save_checkpoint
+from advrl.zoo.checkpoint import ObsStats, atomic_write_bytes, save_checkpoint, stack_versions
 
 # Small networks keep each checkpoint far below 1 MB; large batches keep CPU training fast.
 PPO_MUJOCO = dict(
@@ -137,12 +134,7 @@ def train(
         policy=model.policy,
         policy_kwargs=hparams["policy_kwargs"],
         env_kwargs=env_kwargs,
-        obs_stats=ObsStats(
-            mean=venv.obs_rms.mean,
-            var=venv.obs_rms.var,
-            clip_obs=venv.clip_obs,
-            epsilon=venv.epsilon,
-        ),
+        obs_stats=ObsStats.from_vec_normalize(venv),
     )
     # Measure the clean return on the file we ship, not on the in-memory model.
     zoo_policy = load_file(ckpt_path, name=name)
@@ -176,13 +168,7 @@ def train(
             "mean_length": float(np.mean(lengths)),
         },
         "train_seconds": round(train_seconds, 1),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": th.__version__,
-            "stable_baselines3": stable_baselines3.__version__,
-            "gymnasium": gym.__version__,
-            "mujoco": importlib.metadata.version("mujoco"),  # physics rounding differs by release
-        },
+        "versions": stack_versions(),
     }
     atomic_write_bytes(ckpt_path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
     return card

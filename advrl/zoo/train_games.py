@@ -15,21 +15,17 @@ random opponent and the scripted one of :data:`SCRIPTED`.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch as th
 
 from advrl.zoo import ZOO_DIR
-from advrl.zoo.checkpoint import atomic_write_bytes, save_checkpoint
+from advrl.zoo.checkpoint import atomic_write_bytes, save_checkpoint, stack_versions
 
 PPO_GAMES = dict(n_steps=256, batch_size=512, n_epochs=5, learning_rate=3e-4, gamma=0.99,
                  gae_lambda=0.95, ent_coef=0.0, policy_kwargs=dict(net_arch=[64, 64]))  # fmt: skip
@@ -122,9 +118,7 @@ def train(game: str, name: str, steps: int, seed: int, n_envs: int, out_dir: Pat
         "hyperparameters": {k: v for k, v in PPO_GAMES.items() if k != "policy_kwargs"},
         "net_arch": PPO_GAMES["policy_kwargs"]["net_arch"],
         "train_seconds": round(time.perf_counter() - start, 1),
-        "versions": {"python": platform.python_version(), "torch": th.__version__,
-                     "stable_baselines3": stable_baselines3.__version__,
-                     "gymnasium": gym.__version__, "mujoco": importlib.metadata.version("mujoco")},
+        "versions": stack_versions(),
     }  # fmt: skip
     return [ship(model, game, agent, n, out_dir, common) for agent, (model, n) in trained.items()]
 

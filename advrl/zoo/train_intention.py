@@ -15,21 +15,17 @@ lowers) and its target results, all measured on the file just written.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch as th
 
 from advrl.zoo import ZOO_DIR
-from advrl.zoo.checkpoint import ObsStats, atomic_write_bytes, save_checkpoint
+from advrl.zoo.checkpoint import ObsStats, atomic_write_bytes, save_checkpoint, stack_versions
 
 
 def train(victim: str, target: str, name: str, seed: int, out_dir: Path, steps: int) -> dict:
@@ -52,8 +48,7 @@ def train(victim: str, target: str, name: str, seed: int, out_dir: Path, steps: 
     path = out_dir / f"{name}.safetensors"
     save_checkpoint(path, algo="PPO", env_id=env_id, policy=model.policy,
                     policy_kwargs=model.policy_kwargs,
-                    obs_stats=ObsStats(mean=venv.obs_rms.mean, var=venv.obs_rms.var,
-                                       clip_obs=venv.clip_obs, epsilon=venv.epsilon))  # fmt: skip
+                    obs_stats=ObsStats.from_vec_normalize(venv))  # fmt: skip
     intention = load_file(path, name=name).torch_policy()
     eval_seed = 10_000 + seed
     episodes = evaluate_intention(intention, target, 50, eval_seed)
@@ -74,9 +69,7 @@ def train(victim: str, target: str, name: str, seed: int, out_dir: Path, steps: 
         "target_results": {k: row[k] for k in ("episodes", "successes", "success_rate",
                                                "mean_x_velocity", "mean_target_return")},
         "train_seconds": round(seconds, 1),
-        "versions": {"python": platform.python_version(), "torch": th.__version__,
-                     "stable_baselines3": stable_baselines3.__version__,
-                     "gymnasium": gym.__version__, "mujoco": importlib.metadata.version("mujoco")},
+        "versions": stack_versions(),
     }  # fmt: skip
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(card, indent=2) + "\n").encode())
     return card

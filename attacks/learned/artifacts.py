@@ -13,17 +13,14 @@ loaded, so an adversary file can be inspected and refused cheaply.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import stable_baselines3
 import torch as th
 from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -36,6 +33,7 @@ from advrl.zoo.checkpoint import (
     policy_kwargs_to_json,
     read_card,
     save_checkpoint,
+    stack_versions,
 )
 
 ADVERSARY_DIR = ZOO_DIR / "adversaries"
@@ -105,13 +103,7 @@ def save_sb3_adversary(
                     policy_kwargs=card.policy_kwargs, env_kwargs=card.env_kwargs)  # fmt: skip
     card.command = command or card.command
     record = card.to_json()
-    record["versions"] = {
-        "python": platform.python_version(),
-        "torch": th.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "gymnasium": gym.__version__,
-        "mujoco": importlib.metadata.version("mujoco"),
-    }
+    record["versions"] = stack_versions()
     atomic_write_bytes(path.with_suffix(".json"), (json.dumps(record, indent=2) + "\n").encode())
     return path
 

@@ -155,7 +155,7 @@ class TargetedAdversaryEnv(ObservationAdversaryEnv):
     def step(self, action: np.ndarray):
         if self._obs_norm is None:
             raise RuntimeError("call reset() before step()")
-        return targeted_play_step([self], np.asarray(action)[None])[0]
+        return self.play_batch([self], np.asarray(action)[None])[0]
 
 
 def targeted_play_step(envs: list[TargetedAdversaryEnv], actions: np.ndarray) -> list[tuple]:

@@ -116,3 +116,21 @@ def test_card_clean_return_is_reproduced(name):
 
     same_physics = victim.card.get("versions", {}).get("mujoco") == mujoco.__version__
     assert np.mean(returns) == pytest.approx(clean["mean"], rel=1e-6 if same_physics else 1e-3)
+
+
+def test_obs_stats_are_copied_from_vec_normalize_and_cards_name_the_stack():
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from advrl.zoo.checkpoint import ObsStats, stack_versions
+
+    venv = VecNormalize(make_vec_env("CartPole-v1", 2, seed=0), clip_obs=7.0)
+    venv.reset()
+    for _ in range(5):
+        venv.step([0, 1])
+    stats = ObsStats.from_vec_normalize(venv)
+    assert stats.clip_obs == 7.0 and stats.epsilon == venv.epsilon
+    np.testing.assert_array_equal(stats.mean, venv.obs_rms.mean)
+    venv.step([1, 0])  # the running statistics move on; the copy does not
+    assert not np.array_equal(stats.mean, venv.obs_rms.mean)
+    assert set(stack_versions()) == {"python", "torch", "stable_baselines3", "gymnasium", "mujoco"}
